@@ -1,0 +1,104 @@
+"""The closed set of errors a request can end in, and their one mapping to HTTP status."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+import attrs
+
+
+@attrs.frozen
+class InvalidRequest:
+    """The client sent something we cannot accept; ``param`` names the offending field."""
+
+    message: str
+    param: str | None = None
+    code: str | None = None
+
+
+@attrs.frozen
+class ModelNotFound:
+    model: str
+
+
+@attrs.frozen
+class ContextLengthExceeded:
+    prompt_tokens: int
+    max_tokens: int
+    limit: int
+
+
+@attrs.frozen
+class Overloaded:
+    """The engine's admission queue is full; the client should retry later."""
+
+    pending: int
+
+
+@attrs.frozen
+class RouteNotFound:
+    method: str
+    path: str
+
+
+@attrs.frozen
+class MethodNotAllowed:
+    method: str
+    path: str
+
+
+@attrs.frozen
+class BodyTooLarge:
+    limit_bytes: int
+
+
+@attrs.frozen
+class Unavailable:
+    """The server cannot serve right now (the engine stopped or is shutting down)."""
+
+    reason: str
+
+
+@attrs.frozen
+class EngineFailed:
+    """Our fault. ``detail`` goes to the log only; clients get a generic message."""
+
+    detail: str
+
+
+ApiError = (
+    InvalidRequest
+    | ModelNotFound
+    | ContextLengthExceeded
+    | Overloaded
+    | RouteNotFound
+    | MethodNotAllowed
+    | BodyTooLarge
+    | Unavailable
+    | EngineFailed
+)
+
+
+def error_status(err: ApiError) -> int:
+    """The HTTP status for an error: the only place this mapping lives.
+
+    >>> error_status(InvalidRequest("bad", param="temperature"))
+    400
+    """
+    match err:
+        case InvalidRequest() | ContextLengthExceeded():
+            return 400
+        case ModelNotFound() | RouteNotFound():
+            return 404
+        case MethodNotAllowed():
+            return 405
+        case BodyTooLarge():
+            return 413
+        case Overloaded():
+            return 429
+        case EngineFailed():
+            return 500
+        case Unavailable():
+            return 503
+        case _:
+            assert_never(err)

@@ -1,0 +1,76 @@
+"""Chat messages as a union by role, and the non-empty conversation they form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class ToolCall:
+    """A function call the assistant made; ``arguments`` is the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@attrs.frozen
+class SystemMessage:
+    content: str
+    name: str | None = None
+
+
+@attrs.frozen
+class DeveloperMessage:
+    content: str
+    name: str | None = None
+
+
+@attrs.frozen
+class UserMessage:
+    content: str
+    name: str | None = None
+
+
+@attrs.frozen
+class AssistantMessage:
+    """An earlier assistant turn: text, tool calls, or both (``content`` is None when absent)."""
+
+    content: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    name: str | None = None
+
+
+@attrs.frozen
+class ToolMessage:
+    content: str
+    tool_call_id: str
+
+
+Message = SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage
+
+ROLE_OF: dict[type[Any], str] = {
+    SystemMessage: "system",
+    DeveloperMessage: "developer",
+    UserMessage: "user",
+    AssistantMessage: "assistant",
+    ToolMessage: "tool",
+}
+
+
+def _non_empty(_: object, attribute: attrs.Attribute[Any], value: tuple[Message, ...]) -> None:
+    if not value:
+        raise ValueError(f"{attribute.name} must hold at least one message")
+
+
+@attrs.frozen
+class Conversation:
+    """A non-empty sequence of messages.
+
+    >>> Conversation((UserMessage("hi"),)).messages[0].content
+    'hi'
+    """
+
+    messages: tuple[Message, ...] = attrs.field(validator=_non_empty)

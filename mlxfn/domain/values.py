@@ -1,0 +1,148 @@
+"""Refined scalar values: each is valid however it is built, and parses from raw input as a Result."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+from returns.result import Failure, Result, Success
+
+from mlxfn.domain.errors import ApiError, InvalidRequest
+
+_V = TypeVar("_V")
+_T = TypeVar("_T")
+
+INT64_MAX = 2**63 - 1
+
+
+def refine(build: Callable[[_V], _T], raw: _V, param: str) -> Result[_T, ApiError]:
+    """Build a refined value, turning its validator's ValueError into an InvalidRequest."""
+    try:
+        return Success(build(raw))
+    except ValueError as exc:  # the one place a validator's exception becomes a value
+        return Failure(InvalidRequest(f"{param} {exc}", param=param))
+
+
+def _finite_in(low: float, high: float, *, low_open: bool = False) -> Callable[..., None]:
+    def check(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+        above = value > low if low_open else value >= low
+        if not (math.isfinite(value) and above and value <= high):
+            bracket = "(" if low_open else "["
+            raise ValueError(
+                f"must be a number in {bracket}{low:g}, {high:g}], got {value!r}"
+            )
+
+    return check
+
+
+def _int_at_least(low: int, high: int = INT64_MAX) -> Callable[..., None]:
+    def check(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= high:
+            bound = f">= {low}" if high == INT64_MAX else f"in [{low}, {high}]"
+            raise ValueError(f"must be an integer {bound}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class Temperature:
+    """Sampling temperature in [0, 2]; 0 means greedy decoding.
+
+    >>> Temperature(0.0).is_greedy
+    True
+    """
+
+    value: float = attrs.field(validator=_finite_in(0.0, 2.0))
+
+    @property
+    def is_greedy(self) -> bool:
+        return self.value == 0.0
+
+    @classmethod
+    def parse(cls, raw: float) -> Result[Temperature, ApiError]:
+        return refine(cls, raw, "temperature")
+
+
+@attrs.frozen
+class TopP:
+    """Nucleus sampling mass in (0, 1]; 1 keeps every token."""
+
+    value: float = attrs.field(validator=_finite_in(0.0, 1.0, low_open=True))
+
+    @classmethod
+    def parse(cls, raw: float) -> Result[TopP, ApiError]:
+        return refine(cls, raw, "top_p")
+
+
+@attrs.frozen
+class TopK:
+    """Keep only the k most likely tokens (an extension OpenAI does not define)."""
+
+    value: int = attrs.field(validator=_int_at_least(1))
+
+    @classmethod
+    def parse(cls, raw: int) -> Result[TopK, ApiError]:
+        return refine(cls, raw, "top_k")
+
+
+@attrs.frozen
+class MinP:
+    """Drop tokens below min_p times the top token's probability (an extension)."""
+
+    value: float = attrs.field(validator=_finite_in(0.0, 1.0))
+
+    @classmethod
+    def parse(cls, raw: float) -> Result[MinP, ApiError]:
+        return refine(cls, raw, "min_p")
+
+
+@attrs.frozen
+class MaxTokens:
+    value: int = attrs.field(validator=_int_at_least(1))
+
+    @classmethod
+    def parse(cls, raw: int, param: str = "max_tokens") -> Result[MaxTokens, ApiError]:
+        return refine(cls, raw, param)
+
+
+@attrs.frozen
+class Seed:
+    value: int = attrs.field(validator=_int_at_least(-(2**63), INT64_MAX - 1))
+
+    @classmethod
+    def parse(cls, raw: int) -> Result[Seed, ApiError]:
+        return refine(cls, raw, "seed")
+
+
+def _stop_sequences(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    if not 1 <= len(value) <= 4:
+        raise ValueError(f"must hold 1 to 4 strings, got {len(value)}")
+    if any(s == "" for s in value):
+        raise ValueError("must not contain empty strings")
+
+
+@attrs.frozen
+class Stop:
+    """One to four non-empty stop strings; generation ends before the first one appears."""
+
+    sequences: tuple[str, ...] = attrs.field(validator=_stop_sequences)
+
+    @classmethod
+    def parse(cls, raw: tuple[str, ...]) -> Result[Stop, ApiError]:
+        return refine(cls, raw, "stop")
+
+
+def _non_blank(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.strip():
+        raise ValueError("must be a non-empty string")
+
+
+@attrs.frozen
+class ModelName:
+    value: str = attrs.field(validator=_non_blank)
+
+    @classmethod
+    def parse(cls, raw: str) -> Result[ModelName, ApiError]:
+        return refine(cls, raw, "model")

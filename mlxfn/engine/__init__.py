@@ -1,0 +1,1 @@
+"""The shell around MLX: model loading, sampling, the per-token loop and the engine thread."""

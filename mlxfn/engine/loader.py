@@ -1,0 +1,89 @@
+"""Loading a model with mlx-lm, as an IOResult: a bad path or config is a value, not a crash."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+from returns.io import IOResult, impure_safe
+
+# Config keys different architectures use for their trained context length, most specific first.
+_CONTEXT_KEYS = ("max_position_embeddings", "max_sequence_length", "seq_length", "n_positions", "n_ctx")
+FALLBACK_CONTEXT_LENGTH = 4096
+
+
+@attrs.frozen(kw_only=True)
+class ModelSpec:
+    """Where to load a model from and how to present it."""
+
+    source: str
+    served_name: str | None = None
+    context_length: int | None = None
+
+
+@attrs.frozen
+class ModelLoadFailed:
+    source: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class LoadedModel:
+    """A model and tokenizer in memory. The model may only be called on the engine thread."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+    context_length: int
+    created: int
+    eos_token_ids: frozenset[int]
+
+
+def served_name_of(source: str) -> str:
+    """The id clients use: a hub id as given, or a local folder's name.
+
+    >>> served_name_of("mlx-community/Qwen3-0.6B-4bit")
+    'mlx-community/Qwen3-0.6B-4bit'
+    >>> served_name_of("/tmp/models/tiny/")
+    'tiny'
+    """
+    path = Path(source)
+    if path.exists() or source.startswith(("/", ".", "~")):
+        return path.expanduser().resolve().name
+    return source
+
+
+def context_length_of(config: dict[str, Any]) -> int:
+    """The model's context length from its config, looking inside ``text_config`` too.
+
+    >>> context_length_of({"text_config": {"max_position_embeddings": 32768}})
+    32768
+    """
+    for scope in (config, config.get("text_config") or {}):
+        for key in _CONTEXT_KEYS:
+            value = scope.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+    return FALLBACK_CONTEXT_LENGTH
+
+
+@impure_safe(exceptions=(OSError, ValueError, KeyError, TypeError, ImportError))
+def _load(spec: ModelSpec) -> LoadedModel:
+    from mlx_lm import load
+
+    model, tokenizer, config = load(spec.source, return_config=True)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=spec.served_name or served_name_of(spec.source),
+        context_length=spec.context_length or context_length_of(config),
+        created=int(time.time()),
+        eos_token_ids=frozenset(tokenizer.eos_token_ids),
+    )
+
+
+def load_model(spec: ModelSpec) -> IOResult[LoadedModel, ModelLoadFailed]:
+    """Load weights and tokenizer from a local folder or a hub id (when the network allows)."""
+    return _load(spec).alt(lambda exc: ModelLoadFailed(spec.source, f"{type(exc).__name__}: {exc}"))

@@ -1,0 +1,205 @@
+"""The engine: one long-lived thread that owns the model and makes every MLX call.
+
+MLX streams are thread-local, so MLX work cannot hop between threads (a thread pool would
+break it). Requests arrive on a queue; each active sequence advances one token per round,
+so concurrent streams all make progress; events go back through each request's sink.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+
+import attrs
+from returns.io import IOFailure, IOResult, IOSuccess
+from returns.result import Failure, Success
+
+from mlxfn.domain.errors import ApiError, EngineFailed, Overloaded, Unavailable
+from mlxfn.domain.events import Failed
+from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model
+from mlxfn.engine.sequence import Sequence, Sink
+from mlxfn.pipeline.plan import GenerationPlan, Limits
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PENDING = 64
+DEFAULT_MAX_TOKENS = 512
+
+
+class Job:
+    """A submitted generation; ``cancel`` frees its slot before the next token."""
+
+    def __init__(self, job_id: int, plan: GenerationPlan, sink: Sink) -> None:
+        self.id = job_id
+        self.plan = plan
+        self.sink = sink
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+@attrs.frozen(kw_only=True)
+class EngineConfig:
+    max_pending: int = DEFAULT_MAX_PENDING
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
+
+
+_STOP = object()
+
+
+class Engine:
+    """The handle the server and notebooks hold. Create it with ``start_engine``."""
+
+    def __init__(self, spec: ModelSpec, config: EngineConfig) -> None:
+        self.spec = spec
+        self.config = config
+        self._inbox: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._loaded: Future[IOResult[LoadedModel, ModelLoadFailed]] = Future()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="mlxfn-engine", daemon=True)
+
+    # -- on the caller's thread -------------------------------------------------------------
+
+    @property
+    def loaded(self) -> LoadedModel:
+        match self._loaded.result():
+            case IOSuccess(Success(model)):
+                return model
+            case _:
+                raise RuntimeError("the engine has no model")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            context_length=self.loaded.context_length,
+            default_max_tokens=self.config.default_max_tokens,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._closing
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def submit(self, plan: GenerationPlan, sink: Sink) -> IOResult[Job, ApiError]:
+        """Queue a plan; ``Overloaded`` when the queue is full, ``Unavailable`` once stopped."""
+        if not self.alive:
+            return IOFailure(Unavailable("the engine is not running"))
+        with self._pending_lock:
+            if self._pending >= self.config.max_pending:
+                return IOFailure(Overloaded(self._pending))
+            self._pending += 1
+        job = Job(next(self._ids), plan, sink)
+        self._inbox.put(job)
+        return IOSuccess(job)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._closing = True
+        self._inbox.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- on the engine thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            loaded = load_model(self.spec)
+        except Exception as exc:  # noqa: BLE001  whatever a loader raises, start_engine must answer
+            loaded = IOFailure(ModelLoadFailed(self.spec.source, f"{type(exc).__name__}: {exc}"))
+        self._loaded.set_result(loaded)
+        match loaded:
+            case IOSuccess(Success(model)):
+                self._serve(model)
+            case _:
+                return
+
+    def _serve(self, loaded: LoadedModel) -> None:
+        active: list[tuple[Job, Sequence]] = []
+        while True:
+            for item in self._take(block=not active):
+                if item is _STOP:
+                    self._abandon(active)
+                    return
+                if isinstance(item, Job):
+                    self._admit(loaded, item, active)
+            active = [entry for entry in active if not self._advance(*entry)]
+
+    def _take(self, *, block: bool) -> list[Job | object]:
+        items: list[Job | object] = []
+        if block:
+            items.append(self._inbox.get())
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _admit(self, loaded: LoadedModel, job: Job, active: list[tuple[Job, Sequence]]) -> None:
+        if job.cancelled:
+            self._release()
+            return
+        try:
+            active.append((job, Sequence(loaded, job.plan, job.sink)))
+        except Exception as exc:  # noqa: BLE001  one bad request must not stop the engine
+            self._fail(job, exc)
+
+    def _advance(self, job: Job, sequence: Sequence) -> bool:
+        """One token for one sequence; True when the sequence is done and left the batch."""
+        if job.cancelled:
+            sequence.close()
+            self._release()
+            return True
+        try:
+            done = sequence.step()
+        except Exception as exc:  # noqa: BLE001  reported to its client, logged, engine goes on
+            sequence.close()
+            self._fail(job, exc)
+            return True
+        if done:
+            self._release()
+        return done
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        log.exception("generation %d failed", job.id, exc_info=exc)
+        self._release()
+        try:
+            job.sink(Failed(EngineFailed(f"{type(exc).__name__}: {exc}")))
+        except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
+            log.debug("could not report failure of generation %d", job.id)
+
+    def _abandon(self, active: list[tuple[Job, Sequence]]) -> None:
+        for job, sequence in active:
+            sequence.close()
+            job.sink(Failed(EngineFailed("the engine stopped")))
+
+    def _release(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+
+
+def start_engine(
+    spec: ModelSpec, config: EngineConfig = EngineConfig()
+) -> IOResult[Engine, ModelLoadFailed]:
+    """Start the engine thread, load the model on it, and wait until it is ready (or failed)."""
+    engine = Engine(spec, config)
+    engine._thread.start()
+    match engine._loaded.result():
+        case IOSuccess(Success(_)):
+            return IOSuccess(engine)
+        case IOFailure(Failure(failed)):
+            return IOFailure(failed)
+        case _:
+            raise AssertionError("unreachable")

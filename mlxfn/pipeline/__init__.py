@@ -1,0 +1,1 @@
+"""Pure pipeline steps: request → prompt → generation plan → completion."""

@@ -1,0 +1,84 @@
+"""Conversation → prompt token ids, through the model's own chat template."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import attrs
+from jinja2 import TemplateError
+from returns.result import Result, safe
+
+from mlxfn.domain.errors import ApiError, InvalidRequest
+from mlxfn.domain.messages import ROLE_OF, AssistantMessage, Conversation, Message, ToolMessage
+
+
+class ChatTokenizer(Protocol):
+    """The part of a tokenizer the pipeline needs (mlx-lm's TokenizerWrapper has it)."""
+
+    def apply_chat_template(self, conversation: list[dict[str, Any]], **kwargs: Any) -> Any: ...
+
+    def encode(self, text: str, **kwargs: Any) -> list[int]: ...
+
+
+@attrs.frozen
+class Prompt:
+    token_ids: tuple[int, ...]
+
+    @property
+    def token_count(self) -> int:
+        return len(self.token_ids)
+
+
+def render_template_message(message: Message) -> dict[str, Any]:
+    """One domain message in the shape Hugging Face chat templates read.
+
+    >>> from mlxfn.domain.messages import UserMessage
+    >>> render_template_message(UserMessage("hi"))
+    {'role': 'user', 'content': 'hi'}
+    """
+    out: dict[str, Any] = {"role": ROLE_OF[type(message)], "content": message.content}
+    if isinstance(message, AssistantMessage) and message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if isinstance(message, ToolMessage):
+        out["tool_call_id"] = message.tool_call_id
+    elif message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+# A chat template is a program: it rejects conversations it cannot render (roles out of order,
+# say) by raising. Those are the client's conversation's fault, so they become a 400.
+_TEMPLATE_ERRORS = (TemplateError, ValueError, TypeError, KeyError, IndexError)
+
+
+@safe(exceptions=_TEMPLATE_ERRORS)
+def _apply_template(tokenizer: ChatTokenizer, messages: list[dict[str, Any]]) -> tuple[int, ...]:
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    return tuple(int(i) for i in ids)
+
+
+def build_prompt(conversation: Conversation, tokenizer: ChatTokenizer) -> Result[Prompt, ApiError]:
+    """Render the conversation with the chat template and tokenize it."""
+    messages = [render_template_message(m) for m in conversation.messages]
+    return (
+        _apply_template(tokenizer, messages)
+        .alt(lambda exc: InvalidRequest(f"the chat template rejected the messages: {exc}", "messages"))
+        .map(Prompt)
+    )
+
+
+@safe(exceptions=(ValueError, TypeError))
+def _encode(tokenizer: ChatTokenizer, text: str) -> tuple[int, ...]:
+    return tuple(tokenizer.encode(text, add_special_tokens=False))
+
+
+def build_text_prompt(text: str, tokenizer: ChatTokenizer) -> Result[Prompt, ApiError]:
+    """Tokenize plain text as it is, without a template."""
+    return (
+        _encode(tokenizer, text)
+        .alt(lambda exc: InvalidRequest(f"the text could not be tokenized: {exc}", "text"))
+        .map(Prompt)
+    )

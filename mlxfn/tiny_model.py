@@ -1,0 +1,124 @@
+"""Build a small real MLX model folder: random Llama weights and a trained BPE tokenizer.
+
+Used by the test fixtures, and by anyone who wants a model to try the server with when no
+model hub is reachable: ``python -m mlxfn.tiny_model ./tiny``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+CHATML_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['content'] is string %}{{- message['content'] }}"
+    "{%- elif message['content'] is not none %}"
+    "{%- for part in message['content'] %}{{- part['text'] }}{%- endfor %}"
+    "{%- endif %}"
+    "{%- if message.get('tool_calls') %}"
+    "{%- for call in message['tool_calls'] %}"
+    "{{- '<tool_call>\\n{\"name\": \"' + call['function']['name'] + '\", \"arguments\": '"
+    " + call['function']['arguments'] + '}\\n</tool_call>' }}"
+    "{%- endfor %}"
+    "{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+_CORPUS_WORDS = (
+    "the quick brown fox jumps over the lazy dog while a small model learns to answer "
+    "questions about numbers, colours, cities and the weather. hello world! what is two "
+    "plus two? it is four. tell me a story about a cat who lived in paris in the spring. "
+    "system user assistant tool function arguments name json result error stop done "
+    "0 1 2 3 4 5 6 7 8 9 10 42 100 — naïve café über 東京 🙂"
+)
+
+
+def _corpus(lines: int = 400) -> list[str]:
+    words = _CORPUS_WORDS.split()
+    return [" ".join(words[(i * 7) % len(words) :] + words[: (i * 7) % len(words)]) for i in range(lines)]
+
+
+def build_tokenizer(path: Path, vocab_size: int = 512) -> int:
+    """Train a byte-level BPE tokenizer with a ChatML template; return its vocabulary size."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+    )
+    fast.chat_template = CHATML_TEMPLATE
+    fast.save_pretrained(str(path))
+    return len(fast)
+
+
+def build_tiny_model(
+    path: Path,
+    *,
+    seed: int = 0,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    context_length: int = 512,
+) -> Path:
+    """Write a random-weight Llama model folder that ``mlx_lm.load`` can load."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm.models import llama
+
+    path.mkdir(parents=True, exist_ok=True)
+    vocab_size = build_tokenizer(path)
+    eos_id = vocab_size  # replaced below with the real id
+    tokenizer_json = json.loads((path / "tokenizer.json").read_text())
+    eos_id = next(t["id"] for t in tokenizer_json["added_tokens"] if t["content"] == "<|im_end|>")
+    config = {
+        "model_type": "llama",
+        "hidden_size": hidden_size,
+        "num_hidden_layers": layers,
+        "intermediate_size": hidden_size * 2,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "rms_norm_eps": 1e-5,
+        "vocab_size": vocab_size,
+        "max_position_embeddings": context_length,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+        "eos_token_id": eos_id,
+    }
+    mx.random.seed(seed)
+    model = llama.Model(llama.ModelArgs.from_dict(config))
+    weights = dict(tree_flatten(model.parameters()))
+    mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
+    (path / "config.json").write_text(json.dumps(config, indent=2))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, help="folder to write the model into")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    out = build_tiny_model(args.path, seed=args.seed)
+    print(f"wrote a tiny model to {out}; serve it with: python -m mlxfn --model {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The anti-corruption layer: untrusted JSON → domain values, and domain values → OpenAI JSON."""

@@ -1,0 +1,155 @@
+"""OpenAI's request shapes as they arrive on the wire, quirks included.
+
+Only ``wire/`` knows these classes; ``requests.py`` refines them into domain values.
+Every field OpenAI defines for chat completions is listed here, so that none is silently
+ignored: ``requests.py`` honours it or rejects it with a 400 naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class ContentPartBody:
+    type: str
+    text: str | None = None
+
+
+Content = str | tuple[ContentPartBody, ...]
+
+
+@attrs.frozen
+class FunctionCallBody:
+    name: str
+    arguments: str
+
+
+@attrs.frozen
+class ToolCallBody:
+    id: str
+    function: FunctionCallBody
+    type: str = "function"
+
+
+@attrs.frozen
+class SystemBody:
+    content: Content
+    name: str | None = None
+
+
+@attrs.frozen
+class DeveloperBody:
+    content: Content
+    name: str | None = None
+
+
+@attrs.frozen
+class UserBody:
+    content: Content
+    name: str | None = None
+
+
+@attrs.frozen
+class AssistantBody:
+    content: Content | None = None
+    tool_calls: tuple[ToolCallBody, ...] | None = None
+    name: str | None = None
+    refusal: str | None = None
+    audio: dict[str, Any] | None = None
+    function_call: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class ToolBody:
+    content: Content
+    tool_call_id: str
+
+
+@attrs.frozen
+class FunctionBody:
+    """The deprecated ``function`` role: parsed so that it can be rejected by name."""
+
+    content: str | None = None
+    name: str | None = None
+
+
+MessageBody = SystemBody | DeveloperBody | UserBody | AssistantBody | ToolBody | FunctionBody
+
+ROLE_OF_BODY: dict[type[Any], str] = {
+    SystemBody: "system",
+    DeveloperBody: "developer",
+    UserBody: "user",
+    AssistantBody: "assistant",
+    ToolBody: "tool",
+    FunctionBody: "function",
+}
+
+
+@attrs.frozen
+class StreamOptionsBody:
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+@attrs.frozen
+class ResponseFormatBody:
+    type: str
+    json_schema: dict[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ChatBody:
+    """CreateChatCompletionRequest, every field OpenAI defines, plus top_k and min_p."""
+
+    model: str
+    messages: tuple[MessageBody, ...]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: str | tuple[str, ...] | None = None
+    seed: int | None = None
+    stream: bool | None = None
+    stream_options: StreamOptionsBody | None = None
+    n: int | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    service_tier: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    response_format: ResponseFormatBody | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    modalities: tuple[str, ...] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    web_search_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+    functions: tuple[dict[str, Any], ...] | None = None
+    function_call: str | dict[str, Any] | None = None
+    # Extensions that OpenAI does not define but local servers commonly accept.
+    top_k: int | None = None
+    min_p: float | None = None
+
+
+@attrs.frozen
+class TokenizeBody:
+    """``POST /v1/tokenize``: either ``text`` or ``messages``."""
+
+    model: str | None = None
+    text: str | None = None
+    messages: tuple[MessageBody, ...] | None = None

@@ -1,0 +1,288 @@
+"""Request bytes → domain requests: the edge where untrusted JSON stops.
+
+The field policy lives here. Every field OpenAI defines is either honoured (it changes what we
+do) or rejected with a 400 naming it; fields nobody defines are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from returns.pipeline import flow
+from returns.pointfree import bind
+from returns.result import Failure, Result, Success
+
+from mlxfn.domain.errors import ApiError, InvalidRequest
+from mlxfn.domain.messages import (
+    AssistantMessage,
+    Conversation,
+    DeveloperMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+)
+from mlxfn.domain.request import (
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TOP_P,
+    ChatRequest,
+    SamplingParams,
+    TokenizeRequest,
+)
+from mlxfn.domain.values import MaxTokens, MinP, ModelName, Seed, Stop, Temperature, TopK, TopP
+from mlxfn.wire.bodies import (
+    AssistantBody,
+    ChatBody,
+    Content,
+    DeveloperBody,
+    FunctionBody,
+    MessageBody,
+    SystemBody,
+    TokenizeBody,
+    ToolBody,
+    UserBody,
+)
+from mlxfn.wire.codec import decode_json, require_object
+from mlxfn.wire.converter import structure_as
+
+# Fields OpenAI defines that mlxfn cannot honour yet: (field, is the value harmless?, why not).
+# A harmless value (null, the default, an empty list) is accepted; anything else is a 400.
+_Check = Callable[[Any], bool]
+UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
+    ("n", lambda v: v in (None, 1), "only n=1 is supported"),
+    ("frequency_penalty", lambda v: v in (None, 0), "frequency_penalty is not supported yet"),
+    ("presence_penalty", lambda v: v in (None, 0), "presence_penalty is not supported yet"),
+    ("logit_bias", lambda v: not v, "logit_bias is not supported yet"),
+    ("logprobs", lambda v: v in (None, False), "logprobs are not supported yet"),
+    ("top_logprobs", lambda v: v in (None, 0), "top_logprobs is not supported yet"),
+    (
+        "response_format",
+        lambda v: v is None or v.type == "text",
+        "only response_format {'type': 'text'} is supported yet",
+    ),
+    ("tools", lambda v: not v, "tools are not supported yet"),
+    (
+        "tool_choice",
+        lambda v: v in (None, "none", "auto"),
+        "tool_choice needs tools, which are not supported yet",
+    ),
+    ("functions", lambda v: v is None, "functions is deprecated and not supported; use tools"),
+    ("function_call", lambda v: v is None, "function_call is deprecated and not supported"),
+    ("modalities", lambda v: v in (None, ("text",)), "only the text modality is supported"),
+    ("audio", lambda v: v is None, "audio output is not supported"),
+    ("prediction", lambda v: v is None, "predicted outputs are not supported"),
+    ("reasoning_effort", lambda v: v is None, "this server has no reasoning effort control"),
+    ("verbosity", lambda v: v is None, "verbosity is not supported"),
+    ("web_search_options", lambda v: v is None, "web search is not supported"),
+    ("moderation", lambda v: v is None, "moderation is not supported"),
+    ("store", lambda v: v in (None, False), "this server does not store completions"),
+    (
+        "service_tier",
+        lambda v: v in (None, "auto", "default"),
+        "only service_tier 'auto' or 'default' is available",
+    ),
+)
+
+
+def parse_chat_request(body: bytes) -> Result[ChatRequest, ApiError]:
+    """Request body bytes → a ChatRequest, or the 4xx error naming what is wrong.
+
+    >>> parse_chat_request(b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}')
+    ... # doctest: +ELLIPSIS
+    <Success: ChatRequest(model=ModelName(value='m'), ...)>
+    >>> parse_chat_request(b'{"model": "m", "messages": [], "temperature": 3}').failure().param
+    'messages'
+    """
+    return flow(
+        body,
+        decode_json,
+        bind(require_object),
+        bind(_structure_chat_body),
+        bind(refine_chat_body),
+    )
+
+
+def parse_tokenize_request(body: bytes) -> Result[TokenizeRequest, ApiError]:
+    return flow(
+        body,
+        decode_json,
+        bind(require_object),
+        bind(_structure_tokenize_body),
+        bind(refine_tokenize_body),
+    )
+
+
+def _structure_chat_body(raw: dict[str, Any]) -> Result[ChatBody, ApiError]:
+    return structure_as(raw, ChatBody)
+
+
+def _structure_tokenize_body(raw: dict[str, Any]) -> Result[TokenizeBody, ApiError]:
+    return structure_as(raw, TokenizeBody)
+
+
+def reject_unsupported(body: ChatBody) -> Result[ChatBody, ApiError]:
+    """Fail on the first field that is set to something mlxfn does not honour."""
+    for field, harmless, why in UNSUPPORTED:
+        if not harmless(getattr(body, field)):
+            return Failure(InvalidRequest(why, param=field, code="unsupported_parameter"))
+    if body.stream_options is not None and not body.stream:
+        return Failure(
+            InvalidRequest(
+                "stream_options is only allowed when stream is true", param="stream_options"
+            )
+        )
+    if body.stream_options is not None and body.stream_options.include_obfuscation:
+        return Failure(
+            InvalidRequest(
+                "stream obfuscation is not supported",
+                param="stream_options.include_obfuscation",
+                code="unsupported_parameter",
+            )
+        )
+    return Success(body)
+
+
+def refine_chat_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
+    """A structured wire body → the domain request, checking every range."""
+    return flow(body, reject_unsupported, bind(_refine_checked_body))
+
+
+def _optional(
+    raw: Any, parse: Callable[[Any], Result[Any, ApiError]], default: Any = None
+) -> Result[Any, ApiError]:
+    return Success(default) if raw is None else parse(raw)
+
+
+def _refine_max_tokens(body: ChatBody) -> Result[MaxTokens | None, ApiError]:
+    # max_completion_tokens supersedes the deprecated max_tokens when both are sent.
+    if body.max_completion_tokens is not None:
+        return MaxTokens.parse(body.max_completion_tokens, "max_completion_tokens")
+    return _optional(body.max_tokens, MaxTokens.parse)
+
+
+def _refine_stop(raw: str | tuple[str, ...] | None) -> Result[Stop | None, ApiError]:
+    if raw is None:
+        return Success(None)
+    return Stop.parse((raw,) if isinstance(raw, str) else raw)
+
+
+def _refine_sampling(body: ChatBody) -> Result[SamplingParams, ApiError]:
+    return Result.do(
+        SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=seed)
+        for temperature in _optional(body.temperature, Temperature.parse, DEFAULT_TEMPERATURE)
+        for top_p in _optional(body.top_p, TopP.parse, DEFAULT_TOP_P)
+        for top_k in _optional(body.top_k, TopK.parse)
+        for min_p in _optional(body.min_p, MinP.parse)
+        for seed in _optional(body.seed, Seed.parse)
+    )
+
+
+def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return Result.do(
+        ChatRequest(
+            model=model,
+            conversation=conversation,
+            sampling=sampling,
+            max_tokens=max_tokens,
+            stop=stop,
+            stream=bool(body.stream),
+            include_usage=include_usage,
+            user=body.safety_identifier or body.user,
+        )
+        for model in ModelName.parse(body.model)
+        for conversation in refine_messages(body.messages)
+        for sampling in _refine_sampling(body)
+        for max_tokens in _refine_max_tokens(body)
+        for stop in _refine_stop(body.stop)
+    )
+
+
+def refine_messages(bodies: tuple[MessageBody, ...]) -> Result[Conversation, ApiError]:
+    if not bodies:
+        return Failure(InvalidRequest("messages must hold at least one message", param="messages"))
+    messages: list[Message] = []
+    for index, body in enumerate(bodies):
+        match refine_message(body, f"messages[{index}]"):
+            case Success(message):
+                messages.append(message)
+            case Failure(err):
+                return Failure(err)
+            case _:
+                raise AssertionError("unreachable")
+    return Success(Conversation(tuple(messages)))
+
+
+def _text_of(content: Content, param: str) -> Result[str, ApiError]:
+    """Normalise string-or-parts content to one string; only text parts are accepted."""
+    if isinstance(content, str):
+        return Success(content)
+    texts: list[str] = []
+    for index, part in enumerate(content):
+        if part.type not in ("text", "refusal") or part.text is None:
+            return Failure(
+                InvalidRequest(
+                    f"content part type {part.type!r} is not supported; this server "
+                    "accepts text parts only",
+                    param=f"{param}.content[{index}].type",
+                )
+            )
+        texts.append(part.text)
+    return Success("".join(texts))
+
+
+def refine_message(body: MessageBody, param: str) -> Result[Message, ApiError]:
+    match body:
+        case SystemBody(content=content, name=name):
+            return _text_of(content, param).map(lambda t: SystemMessage(t, name))
+        case DeveloperBody(content=content, name=name):
+            return _text_of(content, param).map(lambda t: DeveloperMessage(t, name))
+        case UserBody(content=content, name=name):
+            return _text_of(content, param).map(lambda t: UserMessage(t, name))
+        case ToolBody(content=content, tool_call_id=call_id):
+            return _text_of(content, param).map(lambda t: ToolMessage(t, call_id))
+        case AssistantBody():
+            return _refine_assistant(body, param)
+        case FunctionBody():
+            return Failure(
+                InvalidRequest(
+                    "the function role is deprecated and not supported; use tool messages",
+                    param=f"{param}.role",
+                )
+            )
+        case _:
+            raise AssertionError("unreachable")
+
+
+def _refine_assistant(body: AssistantBody, param: str) -> Result[Message, ApiError]:
+    if body.audio is not None or body.function_call is not None:
+        field = "audio" if body.audio is not None else "function_call"
+        return Failure(InvalidRequest(f"{field} is not supported", param=f"{param}.{field}"))
+    calls = tuple(
+        ToolCall(call.id, call.function.name, call.function.arguments)
+        for call in body.tool_calls or ()
+    )
+    if body.content is None and not calls and body.refusal is None:
+        return Failure(
+            InvalidRequest(
+                "an assistant message needs content or tool_calls", param=f"{param}.content"
+            )
+        )
+    content = body.content if body.content is not None else body.refusal
+    if content is None:
+        return Success(AssistantMessage(None, calls, body.name))
+    return _text_of(content, param).map(lambda t: AssistantMessage(t, calls, body.name))
+
+
+def refine_tokenize_body(body: TokenizeBody) -> Result[TokenizeRequest, ApiError]:
+    model = _optional(body.model, ModelName.parse)
+    if body.messages is not None and body.text is None:
+        return Result.do(
+            TokenizeRequest(model=m, text=c) for m in model for c in refine_messages(body.messages)
+        )
+    text = body.text
+    if text is not None and body.messages is None:
+        return model.map(lambda m: TokenizeRequest(model=m, text=text))
+    return Failure(InvalidRequest("send exactly one of 'text' or 'messages'", param="text"))

@@ -1,0 +1,165 @@
+"""Domain values → OpenAI JSON: completions, stream chunks, models, errors, token counts."""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+import attrs
+
+from mlxfn.domain.errors import (
+    ApiError,
+    BodyTooLarge,
+    ContextLengthExceeded,
+    EngineFailed,
+    InvalidRequest,
+    MethodNotAllowed,
+    ModelNotFound,
+    Overloaded,
+    RouteNotFound,
+    Unavailable,
+)
+from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage
+
+JSON = dict[str, Any]
+
+
+@attrs.frozen
+class StreamMeta:
+    """What every chunk of one stream repeats."""
+
+    response: ResponseMeta
+    include_usage: bool = False
+
+
+def render_error(err: ApiError) -> JSON:
+    """The OpenAI error body; always all four keys.
+
+    >>> render_error(ModelNotFound("gpt-4"))["error"]["code"]
+    'model_not_found'
+    """
+    message, kind, param, code = _error_fields(err)
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
+    match err:
+        case InvalidRequest(message=message, param=param, code=code):
+            return message, "invalid_request_error", param, code
+        case ModelNotFound(model=model):
+            return (
+                f"The model '{model}' does not exist or is not served here",
+                "invalid_request_error",
+                "model",
+                "model_not_found",
+            )
+        case ContextLengthExceeded(prompt_tokens=prompt, max_tokens=max_tokens, limit=limit):
+            return (
+                f"This model's maximum context length is {limit} tokens. However, you requested "
+                f"{prompt + max_tokens} tokens ({prompt} in the messages, {max_tokens} in the "
+                "completion). Please reduce the length of the messages or completion.",
+                "invalid_request_error",
+                "messages",
+                "context_length_exceeded",
+            )
+        case Overloaded(pending=pending):
+            return (
+                f"The server is overloaded ({pending} requests pending); retry shortly",
+                "server_overloaded",
+                None,
+                "server_overloaded",
+            )
+        case RouteNotFound(method=method, path=path):
+            return f"Unknown route: {method} {path}", "invalid_request_error", None, "not_found"
+        case MethodNotAllowed(method=method, path=path):
+            return (
+                f"Method {method} is not allowed for {path}",
+                "invalid_request_error",
+                None,
+                "method_not_allowed",
+            )
+        case BodyTooLarge(limit_bytes=limit):
+            return (
+                f"Request body is larger than the limit of {limit} bytes",
+                "invalid_request_error",
+                None,
+                "request_too_large",
+            )
+        case Unavailable(reason=reason):
+            return f"Service unavailable: {reason}", "server_error", None, "service_unavailable"
+        case EngineFailed():
+            return "The server had an error while processing your request", "server_error", None, None
+        case _:
+            assert_never(err)
+
+
+def render_usage(usage: Usage) -> JSON:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def render_completion(completion: Completion) -> JSON:
+    return {
+        "id": completion.meta.id,
+        "object": "chat.completion",
+        "created": completion.meta.created,
+        "model": completion.meta.model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": completion.content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": completion.finish_reason,
+            }
+        ],
+        "usage": render_usage(completion.usage),
+    }
+
+
+def _chunk(meta: StreamMeta, choices: list[JSON]) -> JSON:
+    chunk: JSON = {
+        "id": meta.response.id,
+        "object": "chat.completion.chunk",
+        "created": meta.response.created,
+        "model": meta.response.model,
+        "system_fingerprint": None,
+        "choices": choices,
+    }
+    if meta.include_usage:
+        chunk["usage"] = None
+    return chunk
+
+
+def _choice(delta: JSON, finish_reason: FinishReason | None) -> JSON:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+def render_role_chunk(meta: StreamMeta) -> JSON:
+    return _chunk(meta, [_choice({"role": "assistant", "content": ""}, None)])
+
+
+def render_delta_chunk(meta: StreamMeta, text: str) -> JSON:
+    return _chunk(meta, [_choice({"content": text}, None)])
+
+
+def render_finish_chunk(meta: StreamMeta, reason: FinishReason) -> JSON:
+    return _chunk(meta, [_choice({}, reason)])
+
+
+def render_usage_chunk(meta: StreamMeta, usage: Usage) -> JSON:
+    return {**_chunk(meta, []), "usage": render_usage(usage)}
+
+
+def render_model(model_id: str, created: int) -> JSON:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "mlxfn"}
+
+
+def render_model_list(model_id: str, created: int) -> JSON:
+    return {"object": "list", "data": [render_model(model_id, created)]}
+
+
+def render_token_count(token_ids: tuple[int, ...], context_length: int) -> JSON:
+    return {"count": len(token_ids), "max_model_len": context_length, "tokens": list(token_ids)}

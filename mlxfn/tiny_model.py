@@ -41,7 +41,10 @@ _CORPUS_WORDS = (
 
 def _corpus(lines: int = 400) -> list[str]:
     words = _CORPUS_WORDS.split()
-    return [" ".join(words[(i * 7) % len(words) :] + words[: (i * 7) % len(words)]) for i in range(lines)]
+    return [
+        " ".join(words[(i * 7) % len(words) :] + words[: (i * 7) % len(words)])
+        for i in range(lines)
+    ]
 
 
 def build_tokenizer(path: Path, vocab_size: int = 512) -> int:
@@ -58,7 +61,7 @@ def build_tokenizer(path: Path, vocab_size: int = 512) -> int:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(_corpus(), trainer=trainer)
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         bos_token=None,
         eos_token="<|im_end|>",
@@ -78,15 +81,20 @@ def build_tiny_model(
     layers: int = 2,
     heads: int = 4,
     context_length: int = 512,
+    always_eos: bool = False,
 ) -> Path:
-    """Write a random-weight Llama model folder that ``mlx_lm.load`` can load."""
+    """Write a random-weight Llama model folder that ``mlx_lm.load`` can load.
+
+    ``always_eos`` zeroes the final norm, so every logit is 0 and greedy decoding picks token 0
+    (``<|endoftext|>``), which the config lists as an end-of-sequence token: a model that
+    always stops at once, for testing how EOS ends a generation.
+    """
     import mlx.core as mx
     from mlx.utils import tree_flatten
     from mlx_lm.models import llama
 
     path.mkdir(parents=True, exist_ok=True)
     vocab_size = build_tokenizer(path)
-    eos_id = vocab_size  # replaced below with the real id
     tokenizer_json = json.loads((path / "tokenizer.json").read_text())
     eos_id = next(t["id"] for t in tokenizer_json["added_tokens"] if t["content"] == "<|im_end|>")
     config = {
@@ -101,11 +109,13 @@ def build_tiny_model(
         "max_position_embeddings": context_length,
         "rope_theta": 10000.0,
         "tie_word_embeddings": False,
-        "eos_token_id": eos_id,
+        "eos_token_id": [0, eos_id] if always_eos else eos_id,
     }
     mx.random.seed(seed)
-    model = llama.Model(llama.ModelArgs.from_dict(config))
+    model = llama.Model(llama.ModelArgs.from_dict(config))  # type: ignore[no-untyped-call]
     weights = dict(tree_flatten(model.parameters()))
+    if always_eos:
+        weights["model.norm.weight"] = mx.zeros_like(weights["model.norm.weight"])
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
     (path / "config.json").write_text(json.dumps(config, indent=2))
     return path

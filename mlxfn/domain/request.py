@@ -25,7 +25,7 @@ class SamplingParams:
 class ChatRequest:
     model: ModelName
     conversation: Conversation
-    sampling: SamplingParams = SamplingParams()
+    sampling: SamplingParams = attrs.field(factory=SamplingParams)
     max_tokens: MaxTokens | None = None
     stop: Stop | None = None
     stream: bool = False

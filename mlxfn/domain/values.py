@@ -1,4 +1,4 @@
-"""Refined scalar values: each is valid however it is built, and parses from raw input as a Result."""
+"""Refined scalar values: valid however they are built; each parses raw input into a Result."""
 
 from __future__ import annotations
 
@@ -30,9 +30,7 @@ def _finite_in(low: float, high: float, *, low_open: bool = False) -> Callable[.
         above = value > low if low_open else value >= low
         if not (math.isfinite(value) and above and value <= high):
             bracket = "(" if low_open else "["
-            raise ValueError(
-                f"must be a number in {bracket}{low:g}, {high:g}], got {value!r}"
-            )
+            raise ValueError(f"must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
 
     return check
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
-from returns.io import IOResult, impure_safe
+from returns.io import IOFailure, IOResult, impure_safe
 
 # Config keys different architectures use for their trained context length, most specific first.
-_CONTEXT_KEYS = ("max_position_embeddings", "max_sequence_length", "seq_length", "n_positions", "n_ctx")
+_CONTEXT_KEYS = (
+    "max_position_embeddings",
+    "max_sequence_length",
+    "seq_length",
+    "n_positions",
+    "n_ctx",
+)
 FALLBACK_CONTEXT_LENGTH = 4096
 
 
@@ -49,9 +55,8 @@ def served_name_of(source: str) -> str:
     >>> served_name_of("/tmp/models/tiny/")
     'tiny'
     """
-    path = Path(source)
-    if path.exists() or source.startswith(("/", ".", "~")):
-        return path.expanduser().resolve().name
+    if _looks_like_path(source):
+        return Path(source).expanduser().resolve().name
     return source
 
 
@@ -73,7 +78,9 @@ def context_length_of(config: dict[str, Any]) -> int:
 def _load(spec: ModelSpec) -> LoadedModel:
     from mlx_lm import load
 
-    model, tokenizer, config = load(spec.source, return_config=True)
+    model, tokenizer, config = cast(
+        tuple[Any, Any, dict[str, Any]], load(spec.source, return_config=True)
+    )
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -84,6 +91,12 @@ def _load(spec: ModelSpec) -> LoadedModel:
     )
 
 
+def _looks_like_path(source: str) -> bool:
+    return source.startswith(("/", ".", "~")) or Path(source).exists()
+
+
 def load_model(spec: ModelSpec) -> IOResult[LoadedModel, ModelLoadFailed]:
     """Load weights and tokenizer from a local folder or a hub id (when the network allows)."""
+    if _looks_like_path(spec.source) and not Path(spec.source).expanduser().is_dir():
+        return IOFailure(ModelLoadFailed(spec.source, "no such model folder"))
     return _load(spec).alt(lambda exc: ModelLoadFailed(spec.source, f"{type(exc).__name__}: {exc}"))

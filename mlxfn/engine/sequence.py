@@ -7,6 +7,7 @@ call per token those wrappers cost time and add nothing (the engine wraps each s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import mlx.core as mx
 from mlx_lm.generate import generate_step
@@ -30,11 +31,15 @@ class Sequence:
         self.detokenizer = loaded.tokenizer.detokenizer
         self.held = ""
         self.generated = 0
-        self.tokens: Iterator[tuple[int, mx.array]] = generate_step(
-            mx.array(plan.prompt),
-            loaded.model,
-            sampler=make_sampler(plan.sampling),
-            max_tokens=plan.max_tokens,
+        # generate_step's annotation says mx.array, but it yields the token as a plain int.
+        self.tokens = cast(
+            Iterator[tuple[int, mx.array]],
+            generate_step(
+                mx.array(plan.prompt),
+                loaded.model,
+                sampler=make_sampler(plan.sampling),
+                max_tokens=plan.max_tokens,
+            ),
         )
 
     def step(self) -> bool:

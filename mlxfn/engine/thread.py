@@ -15,10 +15,11 @@ from concurrent.futures import Future
 
 import attrs
 from returns.io import IOFailure, IOResult, IOSuccess
-from returns.result import Failure, Success
+from returns.result import Success
 
 from mlxfn.domain.errors import ApiError, EngineFailed, Overloaded, Unavailable
 from mlxfn.domain.events import Failed
+from mlxfn.effects import run_io
 from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model
 from mlxfn.engine.sequence import Sequence, Sink
 from mlxfn.pipeline.plan import GenerationPlan, Limits
@@ -73,11 +74,7 @@ class Engine:
 
     @property
     def loaded(self) -> LoadedModel:
-        match self._loaded.result():
-            case IOSuccess(Success(model)):
-                return model
-            case _:
-                raise RuntimeError("the engine has no model")
+        return run_io(self._loaded.result()).unwrap()
 
     @property
     def limits(self) -> Limits:
@@ -196,10 +193,4 @@ def start_engine(
     """Start the engine thread, load the model on it, and wait until it is ready (or failed)."""
     engine = Engine(spec, config)
     engine._thread.start()
-    match engine._loaded.result():
-        case IOSuccess(Success(_)):
-            return IOSuccess(engine)
-        case IOFailure(Failure(failed)):
-            return IOFailure(failed)
-        case _:
-            raise AssertionError("unreachable")
+    return engine._loaded.result().map(lambda _: engine)

@@ -10,7 +10,9 @@ from mlxfn.domain.errors import ApiError, EngineFailed
 from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, ResponseMeta
 
 
-def assemble_completion(meta: ResponseMeta, events: Iterable[Event]) -> Result[Completion, ApiError]:
+def assemble_completion(
+    meta: ResponseMeta, events: Iterable[Event]
+) -> Result[Completion, ApiError]:
     """Join the deltas up to ``Finished``; a ``Failed`` event fails the whole completion."""
     parts: list[str] = []
     for event in events:

@@ -24,17 +24,20 @@ class GenerationPlan:
 
     prompt: tuple[int, ...]
     max_tokens: int
-    sampling: SamplingParams = SamplingParams()
+    sampling: SamplingParams = attrs.field(factory=SamplingParams)
     stop: tuple[str, ...] = ()
 
 
-def build_plan(request: ChatRequest, prompt: Prompt, limits: Limits) -> Result[GenerationPlan, ApiError]:
+def build_plan(
+    request: ChatRequest, prompt: Prompt, limits: Limits
+) -> Result[GenerationPlan, ApiError]:
     """Check the prompt against the context and settle how many tokens may be generated.
 
     >>> from mlxfn.domain.messages import Conversation, UserMessage
     >>> from mlxfn.domain.values import ModelName
     >>> req = ChatRequest(model=ModelName("m"), conversation=Conversation((UserMessage("hi"),)))
-    >>> build_plan(req, Prompt((1, 2, 3)), Limits(context_length=8, default_max_tokens=100)).unwrap().max_tokens
+    >>> limits = Limits(context_length=8, default_max_tokens=100)
+    >>> build_plan(req, Prompt((1, 2, 3)), limits).unwrap().max_tokens
     5
     """
     count = prompt.token_count

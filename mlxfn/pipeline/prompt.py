@@ -65,7 +65,11 @@ def build_prompt(conversation: Conversation, tokenizer: ChatTokenizer) -> Result
     messages = [render_template_message(m) for m in conversation.messages]
     return (
         _apply_template(tokenizer, messages)
-        .alt(lambda exc: InvalidRequest(f"the chat template rejected the messages: {exc}", "messages"))
+        .alt(
+            lambda exc: InvalidRequest(
+                f"the chat template rejected the messages: {exc}", "messages"
+            )
+        )
         .map(Prompt)
     )
 

@@ -102,10 +102,24 @@ def _accepts(member: Any, raw: object) -> bool:
 
 def _describe(member: Any) -> str:
     origin = get_origin(member)
-    names = {_NONE: "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names = {
+        _NONE: "null",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+    }
     if member in names:
         return names[member]
     return "an array" if origin is tuple else "an object"
+
+
+def _is_tuple(tp: Any) -> bool:
+    return get_origin(tp) is tuple
+
+
+def _is_dict(tp: Any) -> bool:
+    return get_origin(tp) is dict
 
 
 def _is_json_union(tp: Any) -> bool:
@@ -167,7 +181,7 @@ class _Hooks:
         return structure
 
     def attrs_class(self, cls: type) -> Callable[[object, Any], Any]:
-        inner = make_dict_structure_fn(cls, self.conv)
+        inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, self.conv)
 
         def structure(raw: object, _: Any) -> Any:
             if not isinstance(raw, dict):  # cattrs would read attributes off anything (P8)
@@ -199,8 +213,8 @@ def make_wire_converter() -> Converter:
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(Any, lambda raw, _: raw)
     conv.register_structure_hook_factory(attrs.has, hooks.attrs_class)
-    conv.register_structure_hook_factory(lambda t: get_origin(t) is tuple, hooks.tuple_of)
-    conv.register_structure_hook_factory(lambda t: get_origin(t) is dict, hooks.mapping)
+    conv.register_structure_hook_factory(_is_tuple, hooks.tuple_of)
+    conv.register_structure_hook_factory(_is_dict, hooks.mapping)
     conv.register_structure_hook_factory(_is_json_union, hooks.union)
     conv.register_structure_hook(MessageBody, hooks.message)
     return conv
@@ -220,8 +234,8 @@ def _first_error(exc: BaseException, path: str) -> tuple[str, str]:
     if isinstance(exc, IterableValidationError):
         with_index, without_index = exc.group_exceptions()
         if with_index:
-            inner, note = with_index[0]
-            return _first_error(inner, f"{path}[{note.index}]")
+            inner, index_note = with_index[0]
+            return _first_error(inner, f"{path}[{index_note.index}]")
         return _first_error(without_index[0], path)
     if isinstance(exc, BaseValidationError):
         return _first_error(exc.exceptions[0], path)

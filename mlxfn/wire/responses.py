@@ -87,7 +87,12 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
         case Unavailable(reason=reason):
             return f"Service unavailable: {reason}", "server_error", None, "service_unavailable"
         case EngineFailed():
-            return "The server had an error while processing your request", "server_error", None, None
+            return (
+                "The server had an error while processing your request",
+                "server_error",
+                None,
+                None,
+            )
         case _:
             assert_never(err)
 

@@ -1,0 +1,5 @@
+import sys
+
+from mlxfn.cli import main
+
+sys.exit(main())

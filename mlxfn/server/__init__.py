@@ -1,0 +1,1 @@
+"""The aiohttp shell: app, handlers, middleware, SSE."""

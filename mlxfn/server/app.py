@@ -1,0 +1,48 @@
+"""The aiohttp application: routes, middleware, CORS, and the tokenizer thread's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp_cors
+from aiohttp import web
+
+from mlxfn.engine.thread import Engine
+from mlxfn.server import handlers
+from mlxfn.server.keys import CONFIG, ENGINE, TOKENIZER_POOL, ServerConfig
+from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
+
+
+async def _tokenizer_pool(app: web.Application) -> AsyncIterator[None]:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlxfn-tokenizer")
+    app[TOKENIZER_POOL] = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Application:
+    """The OpenAI-compatible app over a started engine. The caller owns the engine's lifetime."""
+    config = config or ServerConfig()
+    app = web.Application(
+        middlewares=[request_ids, openai_errors], client_max_size=config.max_body_bytes
+    )
+    app[ENGINE] = engine
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_tokenizer_pool)
+    app.on_response_prepare.append(echo_request_id)
+    routes = [
+        app.router.add_post("/v1/chat/completions", handlers.chat_completions),
+        app.router.add_get("/v1/models", handlers.list_models),
+        app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
+        app.router.add_post("/v1/tokenize", handlers.tokenize),
+        app.router.add_get("/health", handlers.health),
+    ]
+    if config.cors_origins:
+        options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
+            allow_headers="*", expose_headers=("X-Request-ID",), max_age=600
+        )
+        cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.cors_origins, options))
+        for route in routes:
+            cors.add(route)
+    return app

@@ -1,0 +1,173 @@
+"""HTTP handlers: read bytes, run the pure pipeline, submit to the engine, answer.
+
+The chat flow: ``parse_chat_request`` (wire) → ``plan_chat`` (pipeline, off the event loop)
+→ ``Engine.submit`` (engine thread) → JSON, or SSE in ``streaming.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+from aiohttp import web
+from returns.methods import unwrap_or_failure
+from returns.result import Failure, Result, Success
+
+from mlxfn import __version__
+from mlxfn.domain.errors import ApiError, ModelNotFound
+from mlxfn.domain.events import Event, ResponseMeta, is_final
+from mlxfn.domain.request import ChatRequest, TokenizeRequest
+from mlxfn.effects import run_io
+from mlxfn.engine.thread import Engine, Job
+from mlxfn.pipeline.chat import check_model, plan_chat
+from mlxfn.pipeline.completion import assemble_completion
+from mlxfn.pipeline.plan import GenerationPlan
+from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
+from mlxfn.server.keys import ENGINE, TOKENIZER_POOL
+from mlxfn.server.responses import error_response, json_response
+from mlxfn.server.streaming import stream_chat
+from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
+from mlxfn.wire.responses import (
+    StreamMeta,
+    render_completion,
+    render_model,
+    render_model_list,
+    render_token_count,
+)
+
+_T = TypeVar("_T")
+
+
+async def _off_loop(request: web.Request, work: Callable[[], _T]) -> _T:
+    """Run tokenizer work on the tokenizer thread so the event loop stays free."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[TOKENIZER_POOL], work)
+
+
+def _answer(result: Result[web.Response, ApiError]) -> web.Response:
+    return unwrap_or_failure(result.alt(error_response))
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    loaded = engine.loaded
+    parsed = parse_chat_request(await request.read())
+    planned = await _off_loop(
+        request,
+        partial(_plan, parsed, engine),
+    )
+    match planned:
+        case Success((chat, plan)):
+            return await _generate(request, engine, chat, plan, loaded.name)
+        case Failure(err):
+            return error_response(err)
+        case _:
+            raise AssertionError("unreachable")
+
+
+def _plan(
+    parsed: Result[ChatRequest, ApiError], engine: Engine
+) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
+    loaded = engine.loaded
+
+    def plan_of(chat: ChatRequest) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
+        return plan_chat(chat, loaded.tokenizer, engine.limits, loaded.name).map(
+            lambda plan: (chat, plan)
+        )
+
+    return parsed.bind(plan_of)
+
+
+def _submit(
+    engine: Engine, plan: GenerationPlan
+) -> tuple[Result[Job, ApiError], asyncio.Queue[Event]]:
+    events: asyncio.Queue[Event] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def sink(event: Event) -> None:  # called on the engine thread
+        loop.call_soon_threadsafe(events.put_nowait, event)
+
+    return run_io(engine.submit(plan, sink)), events
+
+
+async def _generate(
+    request: web.Request, engine: Engine, chat: ChatRequest, plan: GenerationPlan, model: str
+) -> web.StreamResponse:
+    submitted, events = _submit(engine, plan)
+    match submitted:
+        case Success(job):
+            pass
+        case Failure(err):
+            return error_response(err)
+        case _:
+            raise AssertionError("unreachable")
+    meta = ResponseMeta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
+    try:
+        if chat.stream:
+            return await stream_chat(request, StreamMeta(meta, chat.include_usage), events)
+        return _answer(
+            assemble_completion(meta, await _collect(events)).map(
+                lambda completion: json_response(render_completion(completion))
+            )
+        )
+    finally:
+        job.cancel()  # a no-op once finished; frees the slot if the client went away
+
+
+async def _collect(events: asyncio.Queue[Event]) -> list[Event]:
+    collected: list[Event] = []
+    while True:
+        event = await events.get()
+        collected.append(event)
+        if is_final(event):
+            return collected
+
+
+async def list_models(request: web.Request) -> web.Response:
+    loaded = request.app[ENGINE].loaded
+    return json_response(render_model_list(loaded.name, loaded.created))
+
+
+async def get_model(request: web.Request) -> web.Response:
+    loaded = request.app[ENGINE].loaded
+    model_id = request.match_info["model_id"]
+    if model_id != loaded.name:
+        return error_response(ModelNotFound(model_id))
+    return json_response(render_model(loaded.name, loaded.created))
+
+
+async def health(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    healthy = engine.alive
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "model": engine.loaded.name,
+        "version": __version__,
+    }
+    return json_response(body, 200 if healthy else 503)
+
+
+async def tokenize(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    parsed = parse_tokenize_request(await request.read())
+    counted = await _off_loop(request, partial(_count, parsed, engine))
+    return _answer(counted.map(json_response))
+
+
+def _count(parsed: Result[TokenizeRequest, ApiError], engine: Engine) -> Result[object, ApiError]:
+    loaded = engine.loaded
+
+    def prompt_of(req: TokenizeRequest) -> Result[Prompt, ApiError]:
+        checked = check_model(loaded.name, req.model)
+        if isinstance(req.text, str):
+            text = req.text
+            return checked.bind(lambda _: build_text_prompt(text, loaded.tokenizer))
+        conversation = req.text
+        return checked.bind(lambda _: build_prompt(conversation, loaded.tokenizer))
+
+    return parsed.bind(prompt_of).map(
+        lambda prompt: render_token_count(prompt.token_ids, loaded.context_length)
+    )

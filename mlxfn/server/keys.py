@@ -1,0 +1,27 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
+
+import attrs
+from aiohttp import web
+
+from mlxfn.engine.thread import Engine
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+ENGINE: Final = web.AppKey("engine", Engine)
+CONFIG: Final = web.AppKey("config", ServerConfig)
+# Tokenizing and templating run off the event loop, one at a time: Hugging Face tokenizers
+# keep mutable state, and none of this is MLX work, so it does not belong on the engine thread.
+TOKENIZER_POOL: Final = web.AppKey("tokenizer_pool", ThreadPoolExecutor)
+REQUEST_ID: Final = "mlxfn.request_id"

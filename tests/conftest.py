@@ -1,0 +1,120 @@
+"""Fixtures with real parts: a small real MLX model on disk, a real engine, a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlxfn.effects import run_io
+from mlxfn.engine.loader import ModelSpec
+from mlxfn.engine.thread import Engine, EngineConfig, start_engine
+from mlxfn.tiny_model import build_tiny_model
+
+SERVER_START_TIMEOUT_S = 60.0
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Llama with a trained BPE tokenizer and a ChatML template (512 context)."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def eos_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model whose greedy first token is always an end-of-sequence token."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "always-eos", always_eos=True)
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model_dir: Path) -> Iterator[Engine]:
+    """The tiny model loaded through the real loader, on its own engine thread."""
+    started = run_io(start_engine(ModelSpec(source=str(tiny_model_dir)), EngineConfig()))
+    running = started.unwrap()
+    yield running
+    running.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``python -m mlxfn`` in a subprocess on a free loopback port."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlxfn", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read() if self.process.stdout else ""
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become healthy in time")
+
+    def stop(self) -> str:
+        """Stop the server (SIGTERM) and return everything it printed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.stdout.read() if self.process.stdout else ""
+
+
+StartServer = Callable[..., ServerProcess]
+
+
+@pytest.fixture(scope="session")
+def start_server() -> Iterator[StartServer]:
+    """Start extra servers with their own flags; all are stopped at the end of the session."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str) -> ServerProcess:
+        server = ServerProcess(list(args))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(start_server: StartServer, tiny_model_dir: Path) -> ServerProcess:
+    """The shared server on the tiny model, with CORS allowed for one origin."""
+    return start_server("--model", str(tiny_model_dir), "--cors-origins", "http://example.test")
+
+
+@pytest.fixture(scope="session")
+def base_url(server: ServerProcess) -> str:
+    return server.url

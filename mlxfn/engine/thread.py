@@ -93,19 +93,21 @@ class Engine:
 
     def submit(self, plan: GenerationPlan, sink: Sink) -> IOResult[Job, ApiError]:
         """Queue a plan; ``Overloaded`` when the queue is full, ``Unavailable`` once stopped."""
-        if not self.alive:
-            return IOFailure(Unavailable("the engine is not running"))
+        # Under the lock, so that no job can be queued behind the engine's last look at the queue.
         with self._pending_lock:
+            if not self.alive:
+                return IOFailure(Unavailable("the engine is not running"))
             if self._pending >= self.config.max_pending:
                 return IOFailure(Overloaded(self._pending))
             self._pending += 1
-        job = Job(next(self._ids), plan, sink)
-        self._inbox.put(job)
+            job = Job(next(self._ids), plan, sink)
+            self._inbox.put(job)
         return IOSuccess(job)
 
     def close(self, timeout: float = 10.0) -> None:
-        self._closing = True
-        self._inbox.put(_STOP)
+        with self._pending_lock:
+            self._closing = True
+            self._inbox.put(_STOP)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -125,14 +127,21 @@ class Engine:
 
     def _serve(self, loaded: LoadedModel) -> None:
         active: list[tuple[Job, Sequence]] = []
-        while True:
-            for item in self._take(block=not active):
-                if item is _STOP:
-                    self._abandon(active)
-                    return
-                if isinstance(item, Job):
-                    self._admit(loaded, item, active)
-            active = [entry for entry in active if not self._advance(*entry)]
+        try:
+            while True:
+                for item in self._take(block=not active):
+                    if item is _STOP:
+                        self._abandon(active, "the engine stopped")
+                        return
+                    if isinstance(item, Job):
+                        self._admit(loaded, item, active)
+                active = [entry for entry in active if not self._advance(*entry)]
+        except Exception:  # a bug in the loop itself: nobody may wait forever on a dead engine
+            log.exception("the engine loop failed; failing every request")
+            with self._pending_lock:
+                self._closing = True
+            self._abandon(active, "the engine failed")
+            self._abandon_queued()
 
     def _take(self, *, block: bool) -> list[Job | object]:
         items: list[Job | object] = []
@@ -171,16 +180,25 @@ class Engine:
 
     def _fail(self, job: Job, exc: Exception) -> None:
         log.exception("generation %d failed", job.id, exc_info=exc)
-        self._release()
-        try:
-            job.sink(Failed(EngineFailed(f"{type(exc).__name__}: {exc}")))
-        except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
-            log.debug("could not report failure of generation %d", job.id)
+        self._tell(job, Failed(EngineFailed(f"{type(exc).__name__}: {exc}")))
 
-    def _abandon(self, active: list[tuple[Job, Sequence]]) -> None:
+    def _abandon(self, active: list[tuple[Job, Sequence]], why: str) -> None:
         for job, sequence in active:
             sequence.close()
-            job.sink(Failed(EngineFailed("the engine stopped")))
+            self._tell(job, Failed(EngineFailed(why)))
+        self._abandon_queued()
+
+    def _abandon_queued(self) -> None:
+        for item in self._take(block=False):
+            if isinstance(item, Job):
+                self._tell(item, Failed(EngineFailed("the engine stopped")))
+
+    def _tell(self, job: Job, event: Failed) -> None:
+        self._release()
+        try:
+            job.sink(event)
+        except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
+            log.debug("could not tell generation %d that it failed", job.id)
 
     def _release(self) -> None:
         with self._pending_lock:

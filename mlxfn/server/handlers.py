@@ -54,11 +54,8 @@ def _answer(result: Result[web.Response, ApiError]) -> web.Response:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     loaded = engine.loaded
-    parsed = parse_chat_request(await request.read())
-    planned = await _off_loop(
-        request,
-        partial(_plan, parsed, engine),
-    )
+    body = await request.read()
+    planned = await _off_loop(request, partial(_plan, body, engine))
     match planned:
         case Success((chat, plan)):
             return await _generate(request, engine, chat, plan, loaded.name)
@@ -68,9 +65,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             raise AssertionError("unreachable")
 
 
-def _plan(
-    parsed: Result[ChatRequest, ApiError], engine: Engine
-) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
+def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
     loaded = engine.loaded
 
     def plan_of(chat: ChatRequest) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
@@ -78,7 +73,7 @@ def _plan(
             lambda plan: (chat, plan)
         )
 
-    return parsed.bind(plan_of)
+    return parse_chat_request(body).bind(plan_of)
 
 
 def _submit(
@@ -152,12 +147,12 @@ async def health(request: web.Request) -> web.Response:
 
 async def tokenize(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
-    parsed = parse_tokenize_request(await request.read())
-    counted = await _off_loop(request, partial(_count, parsed, engine))
+    body = await request.read()
+    counted = await _off_loop(request, partial(_count, body, engine))
     return _answer(counted.map(json_response))
 
 
-def _count(parsed: Result[TokenizeRequest, ApiError], engine: Engine) -> Result[object, ApiError]:
+def _count(body: bytes, engine: Engine) -> Result[object, ApiError]:
     loaded = engine.loaded
 
     def prompt_of(req: TokenizeRequest) -> Result[Prompt, ApiError]:
@@ -168,6 +163,8 @@ def _count(parsed: Result[TokenizeRequest, ApiError], engine: Engine) -> Result[
         conversation = req.text
         return checked.bind(lambda _: build_prompt(conversation, loaded.tokenizer))
 
-    return parsed.bind(prompt_of).map(
-        lambda prompt: render_token_count(prompt.token_ids, loaded.context_length)
+    return (
+        parse_tokenize_request(body)
+        .bind(prompt_of)
+        .map(lambda prompt: render_token_count(prompt.token_ids, loaded.context_length))
     )

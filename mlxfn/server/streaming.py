@@ -31,6 +31,17 @@ async def stream_chat(
     """Write the stream. After ``prepare`` no status can change: a failure is an error event."""
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
+    try:
+        await _write_events(response, meta, events)
+    except ConnectionResetError:  # the client left; the caller cancels its generation
+        return response
+    await response.write_eof()
+    return response
+
+
+async def _write_events(
+    response: web.StreamResponse, meta: StreamMeta, events: asyncio.Queue[Event]
+) -> None:
     await response.write(encode_event(render_role_chunk(meta)))
     while True:
         match await events.get():
@@ -47,5 +58,3 @@ async def stream_chat(
                 break
             case _:
                 raise AssertionError("unreachable")
-    await response.write_eof()
-    return response

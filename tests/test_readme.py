@@ -1,0 +1,89 @@
+"""The README is executable documentation: its example runs, its tables match the code."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from mlxfn.cli import build_parser
+from mlxfn.wire.bodies import ChatBody
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+OPENAPI = ROOT.parent / "shared" / "openai-openapi.yaml"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def _table_first_cells(heading: str) -> set[str]:
+    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    cells = re.findall(r"^\| ([^|]+) \|", section, re.M)
+    return {name for cell in cells for name in re.findall(r"`([^`]+)`", cell)}
+
+
+def test_first_screen_has_exactly_two_setup_commands() -> None:
+    first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    assert "python -m mlxfn --model" in commands[0]
+    assert commands[1].endswith("python -m pytest")
+
+
+def test_notebook_example_runs_as_written(tiny_model_dir: Path, tmp_path: Path) -> None:
+    notebook = next(block for block in _python_blocks() if "import mlxfn" in block)
+    (tmp_path / "tiny").symlink_to(tiny_model_dir)
+    script = tmp_path / "example.py"
+    script.write_text(notebook)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.splitlines()
+    expected = [line.split("# ", 1)[1] for line in notebook.splitlines() if "# <" in line]
+    assert len(printed) == len(expected) == 3
+    assert printed[0] == expected[0]
+    assert printed[1].startswith(expected[1].removesuffix("...)>"))
+    assert printed[2] == expected[2]
+
+
+def test_configuration_table_lists_every_flag() -> None:
+    flags = {
+        option
+        for action in build_parser()._actions
+        for option in action.option_strings
+        if option.startswith("--") and option not in ("--help", "--version")
+    }
+    assert flags == _table_first_cells("Configuration")
+
+
+def test_field_policy_covers_every_openai_chat_field() -> None:
+    schemas = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+
+    def properties(name: str) -> set[str]:
+        schema = schemas[name]
+        found: set[str] = set()
+        for part in schema.get("allOf", [schema]):
+            if "$ref" in part:
+                found |= properties(part["$ref"].rsplit("/", 1)[1])
+            else:
+                found |= set(part.get("properties", {}))
+        return found
+
+    openai_fields = properties("CreateChatCompletionRequest")
+    documented = {cell.split(".")[0] for cell in _table_first_cells("Field policy")}
+    assert openai_fields <= documented, sorted(openai_fields - documented)
+    # and the wire body knows every one of them, so none can be ignored by accident
+    assert openai_fields <= {field.name for field in ChatBody.__attrs_attrs__}

@@ -80,6 +80,8 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
             raise
         response = error_response(_http_error(request, exc))
         response.set_status(exc.status)  # keep aiohttp's status for the rarer 4xx it raises
+        if "Allow" in exc.headers:  # a 405 must say which methods are allowed
+            response.headers["Allow"] = exc.headers["Allow"]
         return response
     except Exception:  # noqa: BLE001  the last line of defence: a 500 in OpenAI's shape, logged
         error_log.exception("request %s failed", request_id_of(request))

@@ -111,7 +111,6 @@ def render_completion(completion: Completion) -> JSON:
         "object": "chat.completion",
         "created": completion.meta.created,
         "model": completion.meta.model,
-        "system_fingerprint": None,
         "choices": [
             {
                 "index": 0,
@@ -130,7 +129,6 @@ def _chunk(meta: StreamMeta, choices: list[JSON]) -> JSON:
         "object": "chat.completion.chunk",
         "created": meta.response.created,
         "model": meta.response.model,
-        "system_fingerprint": None,
         "choices": choices,
     }
     if meta.include_usage:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
@@ -22,7 +22,8 @@ _URI = "urn:openai-schemas"
 @functools.cache
 def _registry() -> Registry[Any]:
     document = orjson.loads(SCHEMAS_PATH.read_bytes())
-    return Registry().with_resource(_URI, DRAFT202012.create_resource(document))
+    registry: Registry[Any] = Registry().with_resource(_URI, DRAFT202012.create_resource(document))
+    return registry
 
 
 @functools.cache
@@ -35,6 +36,7 @@ def validator(schema_name: str) -> Draft202012Validator:
 def validate(instance: object, schema_name: str) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``instance`` matches the named schema.
 
-    >>> validate({"error": {"message": "m", "type": "t", "param": None, "code": None}}, "ErrorResponse")
+    >>> error = {"message": "m", "type": "t", "param": None, "code": None}
+    >>> validate({"error": error}, "ErrorResponse")
     """
     validator(schema_name).validate(instance)

@@ -42,6 +42,10 @@ class AssistantMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     name: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        if self.content is None and not self.tool_calls:
+            raise ValueError("an assistant message needs content or tool_calls")
+
 
 @attrs.frozen
 class ToolMessage:

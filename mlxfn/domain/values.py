@@ -35,10 +35,10 @@ def _finite_in(low: float, high: float, *, low_open: bool = False) -> Callable[.
     return check
 
 
-def _int_at_least(low: int, high: int = INT64_MAX) -> Callable[..., None]:
+def _int_at_least(low: int, high: int | None = None) -> Callable[..., None]:
     def check(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
-        if not low <= value <= high:
-            bound = f">= {low}" if high == INT64_MAX else f"in [{low}, {high}]"
+        if not low <= value <= (INT64_MAX if high is None else high):
+            bound = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise ValueError(f"must be an integer {bound}, got {value!r}")
 
     return check
@@ -107,7 +107,7 @@ class MaxTokens:
 
 @attrs.frozen
 class Seed:
-    value: int = attrs.field(validator=_int_at_least(-(2**63), INT64_MAX - 1))
+    value: int = attrs.field(validator=_int_at_least(-(2**63), INT64_MAX))
 
     @classmethod
     def parse(cls, raw: int) -> Result[Seed, ApiError]:

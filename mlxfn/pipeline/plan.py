@@ -14,8 +14,8 @@ from mlxfn.pipeline.prompt import Prompt
 class Limits:
     """The served model's limits. ``default_max_tokens`` caps a request that names none."""
 
-    context_length: int
-    default_max_tokens: int
+    context_length: int = attrs.field(validator=attrs.validators.ge(1))
+    default_max_tokens: int = attrs.field(validator=attrs.validators.ge(1))
 
 
 @attrs.frozen(kw_only=True)

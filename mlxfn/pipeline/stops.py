@@ -16,7 +16,7 @@ def scan_for_stop(held: str, new_text: str, stops: tuple[str, ...]) -> StopScan:
     """Add ``new_text`` after the held-back text and decide what may be shown.
 
     Text that could still become the start of a stop string is held back, so a stop split
-    across tokens never reaches the client.
+    across tokens never reaches the client. Generation ends at the first stop to complete.
 
     >>> scan_for_stop("", "Hello EN", ("END",))
     StopScan(emit='Hello ', held='EN', stopped=False)
@@ -24,9 +24,12 @@ def scan_for_stop(held: str, new_text: str, stops: tuple[str, ...]) -> StopScan:
     StopScan(emit='', held='', stopped=True)
     """
     text = held + new_text
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    # The stop that completes first wins (on a tie, the longer one), as if the text had
+    # arrived a character at a time: so the result never depends on how tokens split it.
+    found = [(i + len(s), i) for s in stops if (i := text.find(s)) >= 0]
     if found:
-        return StopScan(text[: min(found)], "", True)
+        _, start = min(found)
+        return StopScan(text[:start], "", True)
     keep = _longest_stop_prefix_suffix(text, stops)
     return StopScan(text[: len(text) - keep], text[len(text) - keep :], False)
 

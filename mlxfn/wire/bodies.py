@@ -16,6 +16,7 @@ import attrs
 class ContentPartBody:
     type: str
     text: str | None = None
+    refusal: str | None = None  # an assistant's refusal part carries its text here
 
 
 Content = str | tuple[ContentPartBody, ...]

@@ -221,7 +221,8 @@ def _text_of(content: Content, param: str) -> Result[str, ApiError]:
         return Success(content)
     texts: list[str] = []
     for index, part in enumerate(content):
-        if part.type not in ("text", "refusal") or part.text is None:
+        text = part.refusal if part.type == "refusal" else part.text
+        if part.type not in ("text", "refusal") or text is None:
             return Failure(
                 InvalidRequest(
                     f"content part type {part.type!r} is not supported; this server "
@@ -229,7 +230,7 @@ def _text_of(content: Content, param: str) -> Result[str, ApiError]:
                     param=f"{param}.content[{index}].type",
                 )
             )
-        texts.append(part.text)
+        texts.append(text)
     return Success("".join(texts))
 
 

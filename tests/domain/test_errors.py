@@ -46,7 +46,14 @@ def test_every_error_class_has_a_status_case() -> None:
 
 
 def test_client_errors_are_4xx_and_ours_are_5xx() -> None:
-    client = {InvalidRequest, ContextLengthExceeded, ModelNotFound, RouteNotFound,
-              MethodNotAllowed, BodyTooLarge, Overloaded}
+    client = {
+        InvalidRequest,
+        ContextLengthExceeded,
+        ModelNotFound,
+        RouteNotFound,
+        MethodNotAllowed,
+        BodyTooLarge,
+        Overloaded,
+    }
     for err, status in STATUS_OF:
         assert (400 <= status < 500) == (type(err) in client)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from returns.result import Failure, Success
 
@@ -42,7 +43,7 @@ CASES: list[Refined] = [
         Seed.parse,
         "seed",
         [-(2**63), 0, INT64_MAX - 1],
-        [-(2**63) - 1, INT64_MAX],
+        [-(2**63) - 1, INT64_MAX + 1],
     ),
     (
         Stop,
@@ -54,7 +55,11 @@ CASES: list[Refined] = [
     (ModelName, ModelName.parse, "model", ["m", " m ", "org/model-4bit"], ["", " ", "\t\n"]),
 ]
 
-VALID = [pytest.param(cls, parse, raw, id=f"{cls.__name__}-{raw!r}") for cls, parse, _, ok, _ in CASES for raw in ok]
+VALID = [
+    pytest.param(cls, parse, raw, id=f"{cls.__name__}-{raw!r}")
+    for cls, parse, _, ok, _ in CASES
+    for raw in ok
+]
 INVALID = [
     pytest.param(cls, parse, param, raw, id=f"{cls.__name__}-{raw!r}")
     for cls, parse, param, _, bad in CASES
@@ -93,10 +98,15 @@ def test_positive_temperature_is_not_greedy(raw: float) -> None:
     assert not Temperature(raw).is_greedy
 
 
+def test_seed_accepts_int64_max() -> None:
+    assert Seed.parse(INT64_MAX) == Success(Seed(INT64_MAX))
+
+
 def test_max_tokens_error_can_name_max_completion_tokens() -> None:
-    err = MaxTokens.parse(0, "max_completion_tokens").failure()
-    assert err == InvalidRequest(
-        "max_completion_tokens must be an integer >= 1, got 0", param="max_completion_tokens"
+    assert MaxTokens.parse(0, "max_completion_tokens") == Failure(
+        InvalidRequest(
+            "max_completion_tokens must be an integer >= 1, got 0", param="max_completion_tokens"
+        )
     )
 
 
@@ -105,15 +115,15 @@ def test_stop_keeps_order_and_duplicates() -> None:
 
 
 def test_error_message_names_the_value() -> None:
-    assert Temperature.parse(2.5).failure().message == (
-        "temperature must be a number in [0, 2], got 2.5"
+    assert Temperature.parse(2.5) == Failure(
+        InvalidRequest("temperature must be a number in [0, 2], got 2.5", param="temperature")
     )
-    assert TopP.parse(0.0).failure().message == "top_p must be a number in (0, 1], got 0.0"
+    assert TopP.parse(0.0) == Failure(
+        InvalidRequest("top_p must be a number in (0, 1], got 0.0", param="top_p")
+    )
 
 
 def test_values_are_frozen() -> None:
-    import attrs
-
     temperature = Temperature(1.0)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         temperature.value = 5.0  # type: ignore[misc]

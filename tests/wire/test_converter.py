@@ -5,10 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from returns.result import Success
+from returns.result import Failure, Result, Success
 
+from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.wire.bodies import ChatBody, ContentPartBody, StreamOptionsBody, UserBody
 from mlxfn.wire.converter import structure_as
+
+
+def param_of(result: Result[Any, ApiError]) -> str | None:
+    """The param of the InvalidRequest a result failed with."""
+    match result:
+        case Failure(InvalidRequest(param=param)):
+            return param
+        case other:
+            raise AssertionError(f"expected an InvalidRequest, got {other!r}")
+
 
 MINIMAL: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -48,13 +59,18 @@ def test_integer_is_a_valid_float() -> None:
     ],
 )
 def test_no_coercion(field: str, value: object, param: str) -> None:
-    assert structure_as({**MINIMAL, field: value}, ChatBody).failure().param == param
+    assert param_of(structure_as({**MINIMAL, field: value}, ChatBody)) == param
 
 
 def test_nested_paths() -> None:
-    raw = {"include_usage": 1}
-    assert structure_as(raw, StreamOptionsBody).failure().param == "include_usage"
-    assert structure_as([], StreamOptionsBody).failure().param is None
+    assert structure_as({"include_usage": 1}, StreamOptionsBody) == Failure(
+        InvalidRequest(
+            "'include_usage': expected a boolean or null, got a number", param="include_usage"
+        )
+    )
+    assert structure_as([], StreamOptionsBody) == Failure(
+        InvalidRequest("body: expected an object, got an array")
+    )
 
 
 def test_extra_keys_are_ignored() -> None:

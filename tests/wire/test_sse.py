@@ -21,7 +21,16 @@ def test_unicode_is_utf8_not_escaped() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [{"content": "a\nb"}, {"c": "\r\n\r\n"}, "data: [DONE]", "[DONE]", [], None, 0, {"u": "😀\u2028"}],
+    [
+        {"content": "a\nb"},
+        {"c": "\r\n\r\n"},
+        "data: [DONE]",
+        "[DONE]",
+        [],
+        None,
+        0,
+        {"u": "😀\u2028"},
+    ],
     ids=repr,
 )
 def test_round_trip(value: object) -> None:

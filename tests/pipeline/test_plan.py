@@ -1,0 +1,82 @@
+"""build_plan: the prompt and the completion must fit the context together."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from returns.result import Failure
+
+from mlxfn.domain.errors import ContextLengthExceeded, InvalidRequest
+from mlxfn.domain.messages import Conversation, UserMessage
+from mlxfn.domain.request import ChatRequest, SamplingParams
+from mlxfn.domain.values import MaxTokens, ModelName, Seed, Stop, Temperature
+from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan
+from mlxfn.pipeline.prompt import Prompt
+
+REQUEST = ChatRequest(model=ModelName("m"), conversation=Conversation((UserMessage("hi"),)))
+LIMITS = Limits(context_length=100, default_max_tokens=16)
+
+
+def prompt_of(count: int) -> Prompt:
+    return Prompt(tuple(range(count)))
+
+
+def with_max_tokens(value: int) -> ChatRequest:
+    return attrs.evolve(REQUEST, max_tokens=MaxTokens(value))
+
+
+def test_plan_carries_prompt_sampling_and_stop() -> None:
+    sampling = SamplingParams(temperature=Temperature(0.0), seed=Seed(3))
+    request = attrs.evolve(REQUEST, sampling=sampling, stop=Stop(("\n", "END")))
+    assert build_plan(request, prompt_of(3), LIMITS).unwrap() == GenerationPlan(
+        prompt=(0, 1, 2), max_tokens=16, sampling=sampling, stop=("\n", "END")
+    )
+
+
+def test_no_stop_is_an_empty_tuple() -> None:
+    assert build_plan(REQUEST, prompt_of(3), LIMITS).unwrap().stop == ()
+
+
+@pytest.mark.parametrize("max_tokens", [1, 50, 90])
+def test_explicit_max_tokens_that_fits_is_kept(max_tokens: int) -> None:
+    plan = build_plan(with_max_tokens(max_tokens), prompt_of(10), LIMITS).unwrap()
+    assert plan.max_tokens == max_tokens
+
+
+def test_explicit_max_tokens_may_exceed_the_default() -> None:
+    assert build_plan(with_max_tokens(80), prompt_of(10), LIMITS).unwrap().max_tokens == 80
+
+
+def test_explicit_max_tokens_over_the_room_is_context_length_exceeded() -> None:
+    assert build_plan(with_max_tokens(91), prompt_of(10), LIMITS) == Failure(
+        ContextLengthExceeded(prompt_tokens=10, max_tokens=91, limit=100)
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "max_tokens"),
+    [(10, 16), (84, 16), (85, 15), (99, 1)],
+)
+def test_implicit_max_tokens_is_the_default_capped_by_the_room(count: int, max_tokens: int) -> None:
+    assert build_plan(REQUEST, prompt_of(count), LIMITS).unwrap().max_tokens == max_tokens
+
+
+@pytest.mark.parametrize("count", [100, 101, 500])
+def test_prompt_filling_the_context_is_context_length_exceeded(count: int) -> None:
+    assert build_plan(REQUEST, prompt_of(count), LIMITS) == Failure(
+        ContextLengthExceeded(prompt_tokens=count, max_tokens=1, limit=100)
+    )
+
+
+def test_prompt_filling_the_context_with_explicit_max_tokens() -> None:
+    assert build_plan(with_max_tokens(1), prompt_of(100), LIMITS) == Failure(
+        ContextLengthExceeded(prompt_tokens=100, max_tokens=1, limit=100)
+    )
+
+
+def test_empty_prompt_is_invalid_request() -> None:
+    match build_plan(REQUEST, Prompt(()), LIMITS):
+        case Failure(InvalidRequest(param="messages")):
+            pass
+        case other:
+            pytest.fail(f"expected InvalidRequest on messages, got {other!r}")

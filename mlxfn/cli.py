@@ -148,7 +148,8 @@ def run(config: Config) -> int:
         case IOSuccess(Success(engine)):
             pass
         case IOFailure(Failure(failed)):
-            print(f"mlxfn: cannot load model '{failed.source}': {failed.reason}", file=sys.stderr)
+            reason = " ".join(failed.reason.split())  # one line, whatever the loader said
+            print(f"mlxfn: cannot load model '{failed.source}': {reason}", file=sys.stderr)
             return 2
         case _:
             raise AssertionError("unreachable")

@@ -21,7 +21,7 @@ def test_mypy_strict_is_clean_on_the_package() -> None:
 
 
 def test_ruff_lint_and_format_are_clean() -> None:
-    lint = _run("ruff", "check", "mlxfn")
+    lint = _run("ruff", "check", "mlxfn", "tests", "properties")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = _run("ruff", "format", "--check", "mlxfn")
+    fmt = _run("ruff", "format", "--check", "mlxfn", "tests", "properties")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr

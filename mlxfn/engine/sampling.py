@@ -35,7 +35,7 @@ def make_sampler(params: SamplingParams) -> Sampler:
             logprobs = apply_top_p(logprobs, top_p)
         if min_p > 0.0:
             logprobs = apply_min_p(logprobs, min_p)
-        if top_k > 0:
+        if 0 < top_k < logprobs.shape[-1]:  # a k past the vocabulary keeps every token
             logprobs = apply_top_k(logprobs, top_k)
         return mx.random.categorical(logprobs * inverse_temperature, key=sub)
 

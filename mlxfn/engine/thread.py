@@ -68,6 +68,7 @@ class Engine:
         self._ids = itertools.count(1)
         self._loaded: Future[IOResult[LoadedModel, ModelLoadFailed]] = Future()
         self._closing = False
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlxfn-engine", daemon=True)
 
     # -- on the caller's thread -------------------------------------------------------------
@@ -105,11 +106,12 @@ class Engine:
         return IOSuccess(job)
 
     def close(self, timeout: float = 10.0) -> None:
+        """Stop: running and queued requests get ``Failed``, later ones ``Unavailable``."""
         with self._pending_lock:
             self._closing = True
             self._inbox.put(_STOP)
         if self._thread.is_alive():
-            self._thread.join(timeout)
+            self._stopped.wait(timeout)
 
     # -- on the engine thread ---------------------------------------------------------------
 
@@ -124,6 +126,12 @@ class Engine:
                 self._serve(model)
             case _:
                 return
+        self._stopped.set()
+        # Park instead of returning: a thread that ran MLX work and then ends can make the
+        # process abort at exit ("terminate called without an active exception") when MLX's
+        # thread-local state is torn down while the interpreter exits. A parked daemon thread
+        # is never torn down, so the process exits cleanly.
+        threading.Event().wait()
 
     def _serve(self, loaded: LoadedModel) -> None:
         active: list[tuple[Job, Sequence]] = []

@@ -7,6 +7,7 @@ import aiohttp
 from tests.schemas import validate
 from tests.server.helpers import chat_body, fetch, parse_sse
 
+
 async def test_completion_matches_schema_exactly(
     http: aiohttp.ClientSession, base_url: str
 ) -> None:

@@ -24,4 +24,4 @@ CONFIG: Final = web.AppKey("config", ServerConfig)
 # Tokenizing and templating run off the event loop, one at a time: Hugging Face tokenizers
 # keep mutable state, and none of this is MLX work, so it does not belong on the engine thread.
 TOKENIZER_POOL: Final = web.AppKey("tokenizer_pool", ThreadPoolExecutor)
-REQUEST_ID: Final = "mlxfn.request_id"
+REQUEST_ID: Final = web.RequestKey("request_id", str)

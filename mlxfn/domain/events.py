@@ -15,6 +15,7 @@ FinishReason = Literal["stop", "length"]
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens whose KV state came from the prefix cache
 
     @property
     def total_tokens(self) -> int:

@@ -1,8 +1,8 @@
 """The engine: one long-lived thread that owns the model and makes every MLX call.
 
 MLX streams are thread-local, so MLX work cannot hop between threads (a thread pool would
-break it). Requests arrive on a queue; each active sequence advances one token per round,
-so concurrent streams all make progress; events go back through each request's sink.
+break it). Requests arrive on a queue and join the running batch between decode steps
+(``batch.py``); events go back through each request's sink without blocking either side.
 """
 
 from __future__ import annotations
@@ -20,37 +20,31 @@ from returns.result import Success
 from mlxfn.domain.errors import ApiError, EngineFailed, Overloaded, Unavailable
 from mlxfn.domain.events import Failed
 from mlxfn.effects import run_io
+from mlxfn.engine.batch import Batch
+from mlxfn.engine.job import Job, Sink
 from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model
-from mlxfn.engine.sequence import Sequence, Sink
 from mlxfn.pipeline.plan import GenerationPlan, Limits
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 64
 DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_BATCH = 32
+DEFAULT_PREFILL_STEP = 512
+DEFAULT_PROMPT_CACHE_BYTES = 512 * 1024 * 1024
 
-
-class Job:
-    """A submitted generation; ``cancel`` frees its slot before the next token."""
-
-    def __init__(self, job_id: int, plan: GenerationPlan, sink: Sink) -> None:
-        self.id = job_id
-        self.plan = plan
-        self.sink = sink
-        self._cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+__all__ = ["Engine", "EngineConfig", "Job", "start_engine"]
 
 
 @attrs.frozen(kw_only=True)
 class EngineConfig:
+    """Scheduling limits. ``max_pending`` counts queued and running requests together."""
+
     max_pending: int = DEFAULT_MAX_PENDING
     default_max_tokens: int = DEFAULT_MAX_TOKENS
+    max_batch: int = DEFAULT_MAX_BATCH
+    prefill_step: int = DEFAULT_PREFILL_STEP
+    prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES
 
 
 _STOP = object()
@@ -134,22 +128,32 @@ class Engine:
         threading.Event().wait()
 
     def _serve(self, loaded: LoadedModel) -> None:
-        active: list[tuple[Job, Sequence]] = []
+        batch = Batch(
+            loaded,
+            max_batch=self.config.max_batch,
+            prefill_step=self.config.prefill_step,
+            prompt_cache_bytes=self.config.prompt_cache_bytes,
+            on_done=self._finished,
+        )
         try:
             while True:
-                for item in self._take(block=not active):
+                for item in self._take(block=batch.idle):
                     if item is _STOP:
-                        self._abandon(active, "the engine stopped")
+                        batch.fail_all("the engine stopped")
+                        self._fail_queued()
+                        batch.close()
                         return
                     if isinstance(item, Job):
-                        self._admit(loaded, item, active)
-                active = [entry for entry in active if not self._advance(*entry)]
+                        self._admit(batch, item)
+                batch.drop_cancelled()
+                if not batch.idle:
+                    self._step(batch)
         except Exception:  # a bug in the loop itself: nobody may wait forever on a dead engine
             log.exception("the engine loop failed; failing every request")
             with self._pending_lock:
                 self._closing = True
-            self._abandon(active, "the engine failed")
-            self._abandon_queued()
+            batch.fail_all("the engine failed")
+            self._fail_queued()
 
     def _take(self, *, block: bool) -> list[Job | object]:
         items: list[Job | object] = []
@@ -161,42 +165,27 @@ class Engine:
             except queue.Empty:
                 return items
 
-    def _admit(self, loaded: LoadedModel, job: Job, active: list[tuple[Job, Sequence]]) -> None:
+    def _admit(self, batch: Batch, job: Job) -> None:
         if job.cancelled:
             self._release()
             return
         try:
-            active.append((job, Sequence(loaded, job.plan, job.sink)))
-        except Exception as exc:  # noqa: BLE001  one bad request must not stop the engine
-            self._fail(job, exc)
+            batch.admit(job)
+        except Exception as exc:
+            log.exception("could not start generation %d", job.id)
+            self._tell(job, Failed(EngineFailed(f"{type(exc).__name__}: {exc}")))
 
-    def _advance(self, job: Job, sequence: Sequence) -> bool:
-        """One token for one sequence; True when the sequence is done and left the batch."""
-        if job.cancelled:
-            sequence.close()
-            self._release()
-            return True
+    def _step(self, batch: Batch) -> None:
         try:
-            done = sequence.step()
-        except Exception as exc:  # noqa: BLE001  reported to its client, logged, engine goes on
-            sequence.close()
-            self._fail(job, exc)
-            return True
-        if done:
-            self._release()
-        return done
+            batch.step()
+        except Exception as exc:
+            log.exception("a decode step failed; failing the %d requests in the batch", len(batch))
+            batch.fail_all(f"{type(exc).__name__}: {exc}")
 
-    def _fail(self, job: Job, exc: Exception) -> None:
-        log.exception("generation %d failed", job.id, exc_info=exc)
-        self._tell(job, Failed(EngineFailed(f"{type(exc).__name__}: {exc}")))
+    def _finished(self, job: Job) -> None:
+        self._release()
 
-    def _abandon(self, active: list[tuple[Job, Sequence]], why: str) -> None:
-        for job, sequence in active:
-            sequence.close()
-            self._tell(job, Failed(EngineFailed(why)))
-        self._abandon_queued()
-
-    def _abandon_queued(self) -> None:
+    def _fail_queued(self) -> None:
         for item in self._take(block=False):
             if isinstance(item, Job):
                 self._tell(item, Failed(EngineFailed("the engine stopped")))
@@ -214,9 +203,9 @@ class Engine:
 
 
 def start_engine(
-    spec: ModelSpec, config: EngineConfig = EngineConfig()
+    spec: ModelSpec, config: EngineConfig | None = None
 ) -> IOResult[Engine, ModelLoadFailed]:
     """Start the engine thread, load the model on it, and wait until it is ready (or failed)."""
-    engine = Engine(spec, config)
+    engine = Engine(spec, config or EngineConfig())
     engine._thread.start()
     return engine._loaded.result().map(lambda _: engine)

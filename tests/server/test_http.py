@@ -53,10 +53,13 @@ async def test_sse_with_usage(http: aiohttp.ClientSession, base_url: str) -> Non
     assert last["choices"] == []
     counted = await fetch(http, "POST", f"{base_url}/v1/tokenize", json={"messages": user(PROMPT)})
     prompt_tokens = counted.json()["count"]
+    cached = last["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert 0 <= cached < prompt_tokens  # the prefix cache may hold part of an earlier prompt
     assert last["usage"] == {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": 5,
         "total_tokens": prompt_tokens + 5,
+        "prompt_tokens_details": {"cached_tokens": cached},
     }
 
 

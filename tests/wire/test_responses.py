@@ -122,7 +122,12 @@ def test_completion_shape() -> None:
             "finish_reason": "stop",
         }
     ]
-    assert rendered["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    assert rendered["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 3,
+        "total_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
 
 
 # -- stream chunks --------------------------------------------------------------------------------
@@ -171,7 +176,12 @@ def test_usage_is_null_on_every_chunk_but_the_last_when_asked_for() -> None:
     assert all(chunk["usage"] is None for chunk in chunks(asked))
     last = render_usage_chunk(asked, USAGE)
     assert last["choices"] == []
-    assert last["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    assert last["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 3,
+        "total_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     assert all("usage" not in chunk for chunk in chunks(StreamMeta(META)))
 
 

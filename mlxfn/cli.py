@@ -17,8 +17,11 @@ from returns.result import Failure, Success
 from mlxfn import __version__
 from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import (
+    DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
     DEFAULT_MAX_TOKENS,
+    DEFAULT_PREFILL_STEP,
+    DEFAULT_PROMPT_CACHE_BYTES,
     Engine,
     EngineConfig,
     start_engine,
@@ -43,6 +46,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
     return value
 
 
@@ -81,6 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests queued or running before new ones get 429 (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-batch",
+        type=_positive,
+        default=DEFAULT_MAX_BATCH,
+        help="sequences decoded together in one batch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--prefill-step",
+        type=_positive,
+        default=DEFAULT_PREFILL_STEP,
+        help="prompt tokens prefilled between two decode steps (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--prompt-cache-bytes",
+        type=_non_negative,
+        default=DEFAULT_PROMPT_CACHE_BYTES,
+        help="memory for reusing KV state of shared prompt prefixes; 0 turns it off "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=_positive,
         default=DEFAULT_MAX_BODY_BYTES,
@@ -111,7 +140,11 @@ def parse_config(argv: Sequence[str]) -> Config:
             context_length=args.context_length,
         ),
         engine=EngineConfig(
-            max_pending=args.max_pending, default_max_tokens=args.max_tokens_default
+            max_pending=args.max_pending,
+            default_max_tokens=args.max_tokens_default,
+            max_batch=args.max_batch,
+            prefill_step=args.prefill_step,
+            prompt_cache_bytes=args.prompt_cache_bytes,
         ),
         server=ServerConfig(cors_origins=origins, max_body_bytes=args.max_body_bytes),
         host=args.host,

@@ -70,7 +70,7 @@ def test_the_same_prompt_twice_reuses_all_but_its_last_token(
 ) -> None:
     cached, uncached = engines
     conversation = Conversation((SystemMessage("Be brief."), UserMessage("hello world")))
-    first_text, first = run(cached, conversation)
+    first_text, _ = run(cached, conversation)
     second_text, second = run(cached, conversation)
     assert second.usage.cached_tokens == second.usage.prompt_tokens - 1
     assert first_text == second_text == run(uncached, conversation)[0]

@@ -19,7 +19,7 @@ from mlxfn.domain.errors import EngineFailed
 from mlxfn.domain.events import Failed
 from mlxfn.engine.job import Job
 from mlxfn.engine.loader import LoadedModel
-from mlxfn.engine.sampling import make_sampler
+from mlxfn.engine.sampling import make_logits_processors, make_sampler
 from mlxfn.engine.stream import TextStream
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class Batch:
             caches=[cache] if cache is not None else None,
             all_tokens=[prompt[:cached]],
             samplers=[make_sampler(plan.sampling)],
+            logits_processors=[make_logits_processors(plan.sampling)],
         )
         stream = TextStream(plan, job.sink, self.loaded.tokenizer.detokenizer, cached)
         self.members[uid] = (job, stream)

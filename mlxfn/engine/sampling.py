@@ -11,6 +11,8 @@ from mlx_lm.sample_utils import apply_min_p, apply_top_k, apply_top_p
 from mlxfn.domain.request import SamplingParams
 
 Sampler = Callable[[mx.array], mx.array]
+# (tokens so far, logits of shape (1, vocab)) -> logits: mlx-lm's hook, applied per sequence.
+LogitsProcessor = Callable[[mx.array, mx.array], mx.array]
 
 
 def greedy(logprobs: mx.array) -> mx.array:
@@ -40,3 +42,10 @@ def make_sampler(params: SamplingParams) -> Sampler:
         return mx.random.categorical(logprobs * inverse_temperature, key=sub)
 
     return sample
+
+
+def make_logits_processors(params: SamplingParams) -> list[LogitsProcessor]:
+    """Per-sequence logits processors: the hook for penalties, logit_bias and constrained
+    decoding. The parameters honoured today need none."""
+    del params
+    return []

@@ -7,6 +7,13 @@ The pipeline pieces are plain functions that compose with ``returns.pipeline.flo
     plan = request.bind(lambda r: plan_chat(r, tokenizer, limits, served_name))
 """
 
+import sys
+
+if sys.platform == "linux":  # before anything below imports mlx, see mlxfn/blas.py
+    from mlxfn.blas import preload_fast_blas
+
+    preload_fast_blas()
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

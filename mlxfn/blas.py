@@ -158,9 +158,9 @@ def describe_check(check: BlasCheck) -> str:
     )
 
 
-# The one piece of state: a library promoted to RTLD_GLOBAL cannot be unloaded, so later calls
-# report it whatever they ask for.
-_PROMOTED: list[BlasLoaded] = []
+# The one piece of state. The choice is made once, before MLX is imported, and a library
+# promoted to RTLD_GLOBAL cannot be unloaded, so the first answer stays the answer.
+_DECIDED: list[BlasChoice] = []
 
 
 def preload_fast_blas(enabled: bool = True) -> BlasChoice:
@@ -168,13 +168,12 @@ def preload_fast_blas(enabled: bool = True) -> BlasChoice:
 
     ``MLXFN_FAST_BLAS=0`` (or ``false``/``no``/``off``) turns it off, as does ``enabled=False``;
     a path in ``MLXFN_FAST_BLAS`` is the only library tried. ``import mlxfn`` calls this on
-    Linux; calling it again returns what is in effect.
+    Linux. The first call in a process decides and logs; later calls return its answer.
     """
-    if _PROMOTED:
-        return _PROMOTED[0]
+    if _DECIDED:
+        return _DECIDED[0]
     choice = _choose(enabled, os.environ.get(ENV_VAR, ""))
-    if isinstance(choice, BlasLoaded):
-        _PROMOTED.append(choice)
+    _DECIDED.append(choice)
     level = logging.WARNING if isinstance(choice, BlasRejected | BlasTooLate) else logging.INFO
     log.log(level, "%s", describe_blas(choice))
     return choice
@@ -260,7 +259,10 @@ def _load_checked(path: str) -> BlasLoaded | str:
     problem = check_sgemm(lib)
     if problem is not None:
         return f"failed the sgemm self-test: {problem}"
-    ctypes.CDLL(path, mode=os.RTLD_GLOBAL | os.RTLD_NOLOAD)  # promote the same handle
+    try:  # promote the handle already loaded: from now on MLX binds to it
+        ctypes.CDLL(path, mode=os.RTLD_GLOBAL | os.RTLD_NOLOAD)
+    except OSError as exc:
+        return f"cannot be made global ({exc})"
     get_threads.restype = ctypes.c_int
     get_threads.argtypes = []
     return BlasLoaded(path=path, config=config, threads=int(get_threads()))

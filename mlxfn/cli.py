@@ -15,6 +15,14 @@ from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
 
 from mlxfn import __version__
+from mlxfn.blas import (
+    ENV_VAR,
+    BlasLoaded,
+    describe_blas,
+    describe_check,
+    preload_fast_blas,
+    verify_blas,
+)
 from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import (
     DEFAULT_MAX_BATCH,
@@ -176,6 +184,14 @@ def run(config: Config) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    blas = preload_fast_blas()  # `import mlxfn` loaded it; this says what happened
+    print(f"mlxfn: {describe_blas(blas)}", flush=True)
+    check = verify_blas()
+    if not check.passed:  # a wrong matmul is a wrong model: refuse to serve
+        hint = f"; restart with {ENV_VAR}=0" if isinstance(blas, BlasLoaded) else ""
+        print(f"mlxfn: {describe_check(check)}{hint}", file=sys.stderr)
+        return 2
+    print(f"mlxfn: {describe_check(check)}", flush=True)
     print(f"mlxfn {__version__}: loading {config.model.source} ...", flush=True)
     match start_engine(config.model, config.engine):
         case IOSuccess(Success(engine)):

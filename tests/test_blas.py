@@ -1,0 +1,296 @@
+"""The fast-BLAS preload: OpenBLAS is loaded and checked before MLX, or MLX keeps its own BLAS.
+
+The preload only works before the first ``import mlx``, and this test process imported MLX
+long ago, so each scenario runs in a fresh interpreter. That interpreter loads
+``mlxfn/blas.py`` by path, so that ``mlxfn/__init__.py`` (which imports MLX) does not run first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import mlxfn
+from mlxfn import blas
+from mlxfn.blas import (
+    BlasCheck,
+    BlasChoice,
+    BlasDisabled,
+    BlasLoaded,
+    BlasNotFound,
+    BlasNotLinux,
+    BlasRejected,
+    BlasTooLate,
+    check_sgemm,
+    describe_blas,
+)
+
+BLAS_PY = Path(blas.__file__)
+SCENARIO_TIMEOUT_S = 120
+REFERENCE = "the reference BLAS bundled with mlx"
+NO_OPENBLAS = "no system OpenBLAS here (Debian/Ubuntu: apt-get install libopenblas0-pthread)"
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="the preload only acts on Linux")
+
+# Runs in a fresh interpreter: argv is [blas.py path, "enabled"|"disabled", "mlx-first"|"-"].
+SCENARIO = r"""
+import importlib.util, json, sys
+path, enabled, order = sys.argv[1], sys.argv[2] == "enabled", sys.argv[3]
+if order == "mlx-first":
+    import mlx.core
+spec = importlib.util.spec_from_file_location("blas_under_test", path)
+blas = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = blas
+spec.loader.exec_module(blas)
+
+import attrs
+choice = blas.preload_fast_blas(enabled=enabled)
+mlx_imported_by_preload = order != "mlx-first" and "mlx.core" in sys.modules
+again = blas.preload_fast_blas(enabled=False)
+
+import mlx.core as mx
+import numpy as np
+check = blas.verify_blas()
+rng = np.random.default_rng(7)
+a = rng.standard_normal((300, 200)).astype(np.float32)
+b = rng.standard_normal((200, 100)).astype(np.float32)
+got = np.array(mx.matmul(mx.array(a), mx.array(b)), dtype=np.float64)
+want = a.astype(np.float64) @ b.astype(np.float64)
+print(json.dumps({
+    "choice": type(choice).__name__,
+    "fields": attrs.asdict(choice),
+    "again": type(again).__name__,
+    "mlx_imported_by_preload": mlx_imported_by_preload,
+    "provider": check.provider,
+    "relative_error": check.relative_error,
+    "passed": check.passed,
+    "matmul_error": float(np.linalg.norm(got - want) / np.linalg.norm(want)),
+}))
+"""
+
+SCENARIOS: dict[str, tuple[tuple[str, str], dict[str, str]]] = {
+    "default": (("enabled", "-"), {}),
+    "env-off": (("enabled", "-"), {blas.ENV_VAR: "0"}),
+    "param-off": (("disabled", "-"), {}),
+    "too-late": (("enabled", "mlx-first"), {}),
+    "missing-path": (("enabled", "-"), {blas.ENV_VAR: "/no/such/libopenblas.so.0"}),
+}
+
+
+def vendored_reference_blas() -> Path | None:
+    """The netlib BLAS that the mlx[cpu] wheel ships next to itself, if this is that wheel."""
+    spec = importlib.util.find_spec("mlx.core")
+    if spec is None or spec.origin is None:
+        return None
+    libs = sorted((Path(spec.origin).parents[1] / "mlx_cpu.libs").glob("libblas*.so*"))
+    return libs[0] if libs else None
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> dict[str, dict[str, Any]]:
+    """Every scenario's report; they start together, as each spends most of its time in MLX."""
+    if sys.platform != "linux":
+        pytest.skip("the preload only acts on Linux")
+    cases = dict(SCENARIOS)
+    reference = vendored_reference_blas()
+    if reference is not None:  # a real library that is not OpenBLAS must be refused
+        cases["not-openblas"] = (("enabled", "-"), {blas.ENV_VAR: str(reference)})
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", SCENARIO, str(BLAS_PY), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={k: v for k, v in os.environ.items() if k != blas.ENV_VAR} | env,
+        )
+        for name, (argv, env) in cases.items()
+    }
+    reports = {}
+    try:
+        for name, process in running.items():
+            out, err = process.communicate(timeout=SCENARIO_TIMEOUT_S)
+            assert process.returncode == 0, f"scenario {name} failed:\n{err}"
+            reports[name] = json.loads(out.splitlines()[-1]) | {"stderr": err}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return reports
+
+
+@linux_only
+def test_preload_loads_openblas_and_mlx_uses_it(scenarios: dict[str, dict[str, Any]]) -> None:
+    if not blas.openblas_candidates():
+        pytest.skip(NO_OPENBLAS)
+    report = scenarios["default"]
+    assert report["choice"] == "BlasLoaded", report
+    assert not report["mlx_imported_by_preload"]  # or MLX would have bound its own BLAS
+    assert report["again"] == "BlasLoaded"  # the first call decides
+    assert report["provider"] == report["fields"]["path"]
+    assert report["fields"]["config"].startswith("OpenBLAS")
+    assert report["passed"]
+    assert report["matmul_error"] < 1e-5
+
+
+@linux_only
+@pytest.mark.parametrize(("name", "by"), [("env-off", "environment"), ("param-off", "parameter")])
+def test_turned_off_mlx_keeps_its_own_blas(
+    scenarios: dict[str, dict[str, Any]], name: str, by: str
+) -> None:
+    report = scenarios[name]
+    assert report["choice"] == report["again"] == "BlasDisabled"
+    assert report["fields"] == {"by": by}
+    assert report["provider"] == REFERENCE
+    assert report["passed"]
+    assert report["matmul_error"] < 1e-5
+
+
+@linux_only
+def test_after_mlx_is_imported_it_is_too_late(scenarios: dict[str, dict[str, Any]]) -> None:
+    report = scenarios["too-late"]
+    assert report["choice"] == "BlasTooLate"
+    assert "import mlxfn first" in report["stderr"]  # a warning, even with logging unset
+    assert report["provider"] == REFERENCE
+    assert report["passed"]
+
+
+@linux_only
+def test_a_library_that_cannot_be_loaded_is_refused(scenarios: dict[str, dict[str, Any]]) -> None:
+    report = scenarios["missing-path"]
+    assert report["choice"] == "BlasRejected"
+    assert "cannot be loaded" in report["fields"]["reasons"][0]
+    assert report["provider"] == REFERENCE  # it never reached the global scope
+    assert report["passed"]
+
+
+@linux_only
+def test_a_blas_that_is_not_openblas_is_refused(scenarios: dict[str, dict[str, Any]]) -> None:
+    if "not-openblas" not in scenarios:
+        pytest.skip("this mlx wheel ships no separate reference BLAS")
+    report = scenarios["not-openblas"]
+    assert report["choice"] == "BlasRejected"
+    assert "not OpenBLAS" in report["fields"]["reasons"][0]
+    assert report["provider"] == REFERENCE
+
+
+@linux_only
+def test_import_mlxfn_preloads_for_every_entry_point() -> None:
+    """``python -m mlxfn``, notebooks and the test servers all start with ``import mlxfn``."""
+    if "preload_fast_blas" not in Path(mlxfn.__file__).read_text():
+        pytest.skip("mlxfn/__init__.py does not call preload_fast_blas yet")
+    if not blas.openblas_candidates():
+        pytest.skip(NO_OPENBLAS)
+    code = "import mlxfn.blas as b; print(type(b.preload_fast_blas()).__name__, b.blas_provider())"
+    env = {k: v for k, v in os.environ.items() if k != blas.ENV_VAR}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=SCENARIO_TIMEOUT_S,
+        check=True,
+    )
+    kind, provider = result.stdout.split()
+    assert kind == "BlasLoaded"
+    assert "openblas" in provider.lower()
+
+
+class CorruptOneEntry:
+    """A ``cblas_sgemm`` that is right except for the last entry of C."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.restype: Any = None
+        self.argtypes: Any = None
+
+    def __call__(self, *args: Any) -> None:
+        self.real.restype, self.real.argtypes = self.restype, self.argtypes
+        self.real(*args)
+        c, rows, n = args[12], args[3], args[4]
+        c[rows * n - 1] += 1.0
+
+
+@pytest.fixture
+def some_cblas() -> ctypes.CDLL:
+    """A real CBLAS loaded privately: a system OpenBLAS, or the one the mlx wheel ships."""
+    candidates = [*blas.openblas_candidates()] if sys.platform == "linux" else []
+    reference = vendored_reference_blas()
+    path = candidates[0] if candidates else reference
+    if path is None:
+        pytest.skip("no CBLAS library to test with")
+    return ctypes.CDLL(str(path))
+
+
+def test_the_sgemm_self_test_passes_a_correct_blas(some_cblas: ctypes.CDLL) -> None:
+    assert check_sgemm(some_cblas) is None
+
+
+def test_the_sgemm_self_test_finds_a_single_wrong_entry(some_cblas: ctypes.CDLL) -> None:
+    broken = SimpleNamespace(cblas_sgemm=CorruptOneEntry(some_cblas.cblas_sgemm))
+    problem = check_sgemm(broken)  # type: ignore[arg-type]
+    assert problem is not None
+    assert "wrong in 1 of" in problem
+
+
+def test_off_linux_nothing_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert blas._choose(True, "") == BlasNotLinux(platform="darwin")
+
+
+@pytest.mark.parametrize("setting", ["0", "false", "OFF", " no "])
+@linux_only
+def test_off_values_of_the_environment_variable(setting: str) -> None:
+    assert blas._choose(True, setting) == BlasDisabled(by="environment")
+
+
+@pytest.mark.parametrize(
+    ("error", "passed"),
+    [(3e-7, True), (1e-5, True), (2e-5, False), (math.nan, False), (math.inf, False)],
+)
+def test_a_check_passes_only_within_tolerance(error: float, passed: bool) -> None:
+    check = BlasCheck(provider="x", relative_error=error, tolerance=1e-5)
+    assert check.passed is passed
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        BlasLoaded(path="/usr/lib/libopenblas.so.0", config="OpenBLAS 0.3.21", threads=2),
+        BlasNotLinux(platform="darwin"),
+        BlasDisabled(by="parameter"),
+        BlasDisabled(by="environment"),
+        BlasNotFound(searched=("/usr/lib/libopenblas.so.0",)),
+        BlasRejected(reasons=("/x.so: cannot be loaded",)),
+        BlasTooLate(),
+    ],
+)
+def test_every_choice_is_described_on_one_line(choice: BlasChoice) -> None:
+    text = describe_blas(choice)
+    assert text
+    assert "\n" not in text
+
+
+def test_the_server_refuses_to_start_when_the_check_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlxfn import cli
+
+    if not hasattr(cli, "verify_blas"):
+        pytest.skip("mlxfn/cli.py does not run verify_blas yet")
+    failed = BlasCheck(provider="libbroken.so", relative_error=0.7, tolerance=1e-5)
+    monkeypatch.setattr(cli, "verify_blas", lambda: failed)
+    assert cli.run(cli.parse_config(["--model", "/never/loaded"])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "BLAS check FAILED: libbroken.so" in err[0]

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import mlx.core as mx
 from mlx_lm.generate import BatchGenerator
 from mlx_lm.models.cache import LRUPromptCache, can_trim_prompt_cache, trim_prompt_cache
 
@@ -110,16 +111,22 @@ class Batch:
             reason = response.finish_reason
             finished = stream.on_token(response.token, reason == "stop", reason == "length")
             if reason is not None:  # the generator has already let it go
+                self._finish(uid, stream)
                 self._keep_cache(response.all_tokens, response.prompt_cache)
-                self._done(uid)
             elif finished:  # a stop string ended it: take it out of the batch
-                for cache, tokens in self.generator.remove([uid], True).values():
+                kept = self.generator.remove([uid], True)
+                self._finish(uid, stream)
+                for cache, tokens in kept.values():
                     self._keep_cache(tokens, cache)
-                self._done(uid)
 
     def _keep_cache(self, tokens: list[int] | None, cache: list[Any] | None) -> None:
         if self.cache_enabled and tokens and cache:
-            self.cache.insert_cache(self.loaded.name, list(tokens), cache)
+            self.cache.insert_cache(self.loaded.name, list(tokens), _compacted(cache))
+
+    def _finish(self, uid: int, stream: TextStream) -> None:
+        self._done(uid)
+        if stream.final is not None:
+            stream.sink(stream.final)
 
     def _done(self, uid: int) -> None:
         member, _ = self.members.pop(uid)
@@ -139,3 +146,16 @@ class Batch:
 
     def close(self) -> None:
         self.generator.close()
+
+
+def _compacted(cache: list[Any]) -> list[Any]:
+    """Copy each layer's KV state into arrays of its own.
+
+    A cache extracted from the batch can be a view into the whole batch's buffers; kept in the
+    prefix cache, such a view would pin all of them while being counted as one sequence, and
+    the byte bound would not hold.
+    """
+    for layer in cache:
+        layer.state = [mx.array(a) if isinstance(a, mx.array) else a for a in layer.state]
+    mx.eval([layer.state for layer in cache])
+    return cache

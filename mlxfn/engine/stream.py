@@ -17,7 +17,11 @@ Sink = Callable[[Event], None]
 
 
 class TextStream:
-    """Turns generated token ids into ``Delta``s and one ``Finished`` for a single request."""
+    """Turns generated token ids into ``Delta``s and one ``Finished`` for a single request.
+
+    ``Finished`` is not sent here but left in ``final``: the batch frees the request's slot
+    first, so a client that has seen ``Finished`` never finds its slot still taken.
+    """
 
     def __init__(self, plan: GenerationPlan, sink: Sink, detokenizer: Any, cached: int) -> None:
         self.plan = plan
@@ -26,6 +30,7 @@ class TextStream:
         self.cached = cached
         self.held = ""
         self.generated = 0
+        self.final: Finished | None = None
 
     def on_token(self, token: int, eos: bool, at_limit: bool) -> bool:
         """Take one generated token; True once the request has finished."""
@@ -53,7 +58,7 @@ class TextStream:
         if scan.emit:
             self.sink(Delta(scan.emit))
         if scan.stopped:
-            self.sink(Finished("stop", self._usage()))
+            self.final = Finished("stop", self._usage())
         return scan.stopped
 
     def _finish(self, reason: FinishReason) -> bool:
@@ -62,5 +67,5 @@ class TextStream:
             return True
         if self.held:  # held back in case a stop followed; none did
             self.sink(Delta(self.held))
-        self.sink(Finished(reason, self._usage()))
+        self.final = Finished(reason, self._usage())
         return True

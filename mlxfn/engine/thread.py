@@ -7,6 +7,8 @@ break it). Requests arrive on a queue and join the running batch between decode 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import itertools
 import logging
 import queue
@@ -14,6 +16,7 @@ import threading
 from concurrent.futures import Future
 
 import attrs
+import mlx.core as mx
 from returns.io import IOFailure, IOResult, IOSuccess
 from returns.result import Success
 
@@ -23,6 +26,7 @@ from mlxfn.effects import run_io
 from mlxfn.engine.batch import Batch
 from mlxfn.engine.job import Job, Sink
 from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model
+from mlxfn.engine.memory import release_free_heap
 from mlxfn.pipeline.plan import GenerationPlan, Limits
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ DEFAULT_MAX_PENDING = 64
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_BATCH = 32
 DEFAULT_PREFILL_STEP = 512
-DEFAULT_PROMPT_CACHE_BYTES = 512 * 1024 * 1024
+DEFAULT_PROMPT_CACHE_BYTES = 256 * 1024 * 1024
 
 __all__ = ["Engine", "EngineConfig", "Job", "start_engine"]
 
@@ -148,6 +152,8 @@ class Engine:
                 batch.drop_cancelled()
                 if not batch.idle:
                     self._step(batch)
+                elif self._inbox.empty():
+                    settle()
         except Exception:  # a bug in the loop itself: nobody may wait forever on a dead engine
             log.exception("the engine loop failed; failing every request")
             with self._pending_lock:
@@ -202,10 +208,20 @@ class Engine:
             self._pending -= 1
 
 
+def settle() -> None:
+    """Tidy up as the engine goes idle: finish pending MLX work (work in flight at interpreter
+    exit can abort the process), collect the reference cycles that keep finished requests' KV
+    arrays alive, and hand freed heap pages back to the system."""
+    mx.synchronize()
+    gc.collect()
+    release_free_heap()
+
+
 def start_engine(
     spec: ModelSpec, config: EngineConfig | None = None
 ) -> IOResult[Engine, ModelLoadFailed]:
     """Start the engine thread, load the model on it, and wait until it is ready (or failed)."""
     engine = Engine(spec, config or EngineConfig())
     engine._thread.start()
+    atexit.register(engine.close)  # stop generating before the interpreter tears MLX down
     return engine._loaded.result().map(lambda _: engine)

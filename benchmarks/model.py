@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mlxfn.tiny_model import CHATML_TEMPLATE, SPECIAL_TOKENS
+from mlxfn import tiny_model
 
 MODELS_DIR = Path(__file__).resolve().parent / ".models"
 # Bump when the builder changes what it writes, so stale caches are not reused.
@@ -116,32 +116,8 @@ def _corpus(limit_bytes: int) -> list[str]:
 
 
 def build_tokenizer(path: Path, vocab_size: int, corpus_bytes: int) -> tuple[int, int]:
-    """Train a byte-level BPE with tiny_model's ChatML template; return (vocab size, EOS id)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus(corpus_bytes), trainer=trainer)
-    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
-        tokenizer_object=tok,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        unk_token=None,
-    )
-    fast.chat_template = CHATML_TEMPLATE
-    fast.save_pretrained(str(path))
-    eos_id = tok.token_to_id("<|im_end|>")
-    assert eos_id is not None  # a special token the trainer was given
-    return len(fast), eos_id
+    """tiny_model's byte-level BPE and ChatML template, trained on a larger corpus."""
+    return tiny_model.build_tokenizer(path, vocab_size, _corpus(corpus_bytes))
 
 
 def _write_f32(path: Path, shape: ModelShape, seed: int) -> None:

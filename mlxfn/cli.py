@@ -29,6 +29,7 @@ from mlxfn.engine.thread import (
     DEFAULT_MAX_PENDING,
     DEFAULT_MAX_TOKENS,
     DEFAULT_PREFILL_STEP,
+    DEFAULT_PREFILL_STEP_BUSY,
     DEFAULT_PROMPT_CACHE_BYTES,
     Engine,
     EngineConfig,
@@ -108,7 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--prefill-step",
         type=_positive,
         default=DEFAULT_PREFILL_STEP,
-        help="prompt tokens prefilled between two decode steps (default: %(default)s)",
+        help="prompt tokens prefilled per step while no stream is decoding (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--prefill-step-busy",
+        type=_positive,
+        default=DEFAULT_PREFILL_STEP_BUSY,
+        help="prompt tokens prefilled between two decode steps while streams run: smaller "
+        "keeps their tokens flowing, larger prefills faster (default: %(default)s)",
     )
     parser.add_argument(
         "--prompt-cache-bytes",
@@ -152,6 +160,7 @@ def parse_config(argv: Sequence[str]) -> Config:
             default_max_tokens=args.max_tokens_default,
             max_batch=args.max_batch,
             prefill_step=args.prefill_step,
+            prefill_step_busy=args.prefill_step_busy,
             prompt_cache_bytes=args.prompt_cache_bytes,
         ),
         server=ServerConfig(cors_origins=origins, max_body_bytes=args.max_body_bytes),

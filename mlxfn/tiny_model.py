@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 CHATML_TEMPLATE = (
@@ -47,8 +48,11 @@ def _corpus(lines: int = 400) -> list[str]:
     ]
 
 
-def build_tokenizer(path: Path, vocab_size: int = 512) -> int:
-    """Train a byte-level BPE tokenizer with a ChatML template; return its vocabulary size."""
+def build_tokenizer(
+    path: Path, vocab_size: int = 512, corpus: Iterable[str] | None = None
+) -> tuple[int, int]:
+    """Train a byte-level BPE tokenizer with a ChatML template (on a small built-in corpus
+    unless one is given) and save it; return (vocabulary size, end-of-turn token id)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -59,8 +63,9 @@ def build_tokenizer(path: Path, vocab_size: int = 512) -> int:
         vocab_size=vocab_size,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(_corpus() if corpus is None else corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         bos_token=None,
@@ -70,7 +75,9 @@ def build_tokenizer(path: Path, vocab_size: int = 512) -> int:
     )
     fast.chat_template = CHATML_TEMPLATE
     fast.save_pretrained(str(path))
-    return len(fast)
+    eos_id = tok.token_to_id("<|im_end|>")
+    assert eos_id is not None  # a special token the trainer was given
+    return len(fast), eos_id
 
 
 def build_tiny_model(
@@ -94,9 +101,7 @@ def build_tiny_model(
     from mlx_lm.models import llama
 
     path.mkdir(parents=True, exist_ok=True)
-    vocab_size = build_tokenizer(path)
-    tokenizer_json = json.loads((path / "tokenizer.json").read_text())
-    eos_id = next(t["id"] for t in tokenizer_json["added_tokens"] if t["content"] == "<|im_end|>")
+    vocab_size, eos_id = build_tokenizer(path)
     config = {
         "model_type": "llama",
         "hidden_size": hidden_size,

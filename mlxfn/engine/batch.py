@@ -35,6 +35,7 @@ class Batch:
         *,
         max_batch: int,
         prefill_step: int,
+        prefill_step_busy: int,
         prompt_cache_bytes: int,
         on_done: Callable[[Job], None],
     ) -> None:
@@ -42,6 +43,7 @@ class Batch:
         self.on_done = on_done
         self.max_batch = max_batch
         self.prefill_step = prefill_step
+        self.prefill_step_busy = min(prefill_step_busy, prefill_step)
         self.cache = LRUPromptCache(max_size=1 << 20, max_bytes=prompt_cache_bytes)
         self.cache_enabled = prompt_cache_bytes > 0
         self.members: dict[int, tuple[Job, TextStream]] = {}
@@ -102,6 +104,10 @@ class Batch:
 
     def step(self) -> None:
         """One decode step for every running sequence (and one prefill chunk, if any waits)."""
+        # While streams are decoding, prefill in small chunks, so that a long prompt arriving
+        # stalls them for a short chunk per step instead of a long one; alone, prefill fast.
+        decoding = any(stream.generated for _, stream in self.members.values())
+        self.generator.prefill_step_size = self.prefill_step_busy if decoding else self.prefill_step
         _, responses = self.generator.next()
         for response in responses:
             uid = response.uid

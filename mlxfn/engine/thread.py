@@ -35,6 +35,7 @@ DEFAULT_MAX_PENDING = 64
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_MAX_BATCH = 32
 DEFAULT_PREFILL_STEP = 512
+DEFAULT_PREFILL_STEP_BUSY = 64
 DEFAULT_PROMPT_CACHE_BYTES = 256 * 1024 * 1024
 
 __all__ = ["Engine", "EngineConfig", "Job", "start_engine"]
@@ -48,6 +49,7 @@ class EngineConfig:
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     max_batch: int = DEFAULT_MAX_BATCH
     prefill_step: int = DEFAULT_PREFILL_STEP
+    prefill_step_busy: int = DEFAULT_PREFILL_STEP_BUSY
     prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES
 
 
@@ -136,6 +138,7 @@ class Engine:
             loaded,
             max_batch=self.config.max_batch,
             prefill_step=self.config.prefill_step,
+            prefill_step_busy=self.config.prefill_step_busy,
             prompt_cache_bytes=self.config.prompt_cache_bytes,
             on_done=self._finished,
         )

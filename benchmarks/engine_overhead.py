@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 
+# isort: off
+import mlxfn  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
+
+# isort: on
 import mlx.core as mx
 import mlx_lm
 from mlx_lm.generate import BatchGenerator, generate_step
 
-import mlxfn  # noqa: F401  loads the same fast BLAS the server uses
 from mlxfn.domain.events import Delta, Event
 from mlxfn.domain.request import SamplingParams
 from mlxfn.domain.values import Temperature

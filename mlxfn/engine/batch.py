@@ -8,7 +8,6 @@ thread decides, so that ranks could replay the same sequence of batch operations
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,14 +15,10 @@ import mlx.core as mx
 from mlx_lm.generate import BatchGenerator
 from mlx_lm.models.cache import LRUPromptCache, can_trim_prompt_cache, trim_prompt_cache
 
-from mlxfn.domain.errors import EngineFailed
-from mlxfn.domain.events import Failed
 from mlxfn.engine.job import Job
 from mlxfn.engine.loader import LoadedModel
 from mlxfn.engine.sampling import make_logits_processors, make_sampler
 from mlxfn.engine.stream import TextStream
-
-log = logging.getLogger(__name__)
 
 
 class Batch:
@@ -139,14 +134,14 @@ class Batch:
         self.on_done(member)
 
     def fail_all(self, why: str) -> None:
-        """Fail every member and start over with an empty generator (after an MLX error)."""
+        """Fail every member: its slot is freed, then its client told."""
         for uid in list(self.members):
-            member, _ = self.members[uid]
+            job, _ = self.members[uid]
             self._done(uid)
-            try:
-                member.sink(Failed(EngineFailed(why)))
-            except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
-                log.debug("could not tell a request that it failed")
+            job.fail(why)
+
+    def reset(self) -> None:
+        """Start over with an empty generator, after an MLX error left it in an unknown state."""
         self.generator.close()
         self.generator = self._new_generator()
 

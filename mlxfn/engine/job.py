@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
-from mlxfn.domain.events import Event
+from mlxfn.domain.errors import EngineFailed
+from mlxfn.domain.events import Event, Failed
 from mlxfn.pipeline.plan import GenerationPlan
 
 Sink = Callable[[Event], None]
+
+log = logging.getLogger(__name__)
 
 
 class Job:
@@ -19,6 +23,13 @@ class Job:
         self.plan = plan
         self.sink = sink
         self._cancelled = threading.Event()
+
+    def fail(self, why: str) -> None:
+        """Tell the client its generation failed; a client that is gone cannot be told."""
+        try:
+            self.sink(Failed(EngineFailed(why)))
+        except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
+            log.debug("could not tell generation %d that it failed", self.id)
 
     def cancel(self) -> None:
         self._cancelled.set()

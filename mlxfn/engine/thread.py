@@ -20,8 +20,7 @@ import mlx.core as mx
 from returns.io import IOFailure, IOResult, IOSuccess
 from returns.result import Success
 
-from mlxfn.domain.errors import ApiError, EngineFailed, Overloaded, Unavailable
-from mlxfn.domain.events import Failed
+from mlxfn.domain.errors import ApiError, Overloaded, Unavailable
 from mlxfn.effects import run_io
 from mlxfn.engine.batch import Batch
 from mlxfn.engine.job import Job, Sink
@@ -182,7 +181,7 @@ class Engine:
             batch.admit(job)
         except Exception as exc:
             log.exception("could not start generation %d", job.id)
-            self._tell(job, Failed(EngineFailed(f"{type(exc).__name__}: {exc}")))
+            self._tell(job, f"{type(exc).__name__}: {exc}")
 
     def _step(self, batch: Batch) -> None:
         try:
@@ -190,6 +189,7 @@ class Engine:
         except Exception as exc:
             log.exception("a decode step failed; failing the %d requests in the batch", len(batch))
             batch.fail_all(f"{type(exc).__name__}: {exc}")
+            batch.reset()
 
     def _finished(self, job: Job) -> None:
         self._release()
@@ -197,14 +197,11 @@ class Engine:
     def _fail_queued(self) -> None:
         for item in self._take(block=False):
             if isinstance(item, Job):
-                self._tell(item, Failed(EngineFailed("the engine stopped")))
+                self._tell(item, "the engine stopped")
 
-    def _tell(self, job: Job, event: Failed) -> None:
+    def _tell(self, job: Job, why: str) -> None:
         self._release()
-        try:
-            job.sink(event)
-        except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
-            log.debug("could not tell generation %d that it failed", job.id)
+        job.fail(why)
 
     def _release(self) -> None:
         with self._pending_lock:

@@ -32,11 +32,13 @@ from mlxfn.pipeline.completion import assemble_completion
 from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan
 from mlxfn.pipeline.prompt import Prompt, build_prompt
 from mlxfn.server.app import make_app
+from mlxfn.server.background import BackgroundServer, serve_in_background
 from mlxfn.wire.requests import parse_chat_request
 from mlxfn.wire.responses import render_completion, render_error
 
 __all__ = [
     "ApiError",
+    "BackgroundServer",
     "ChatRequest",
     "Completion",
     "Delta",
@@ -64,5 +66,6 @@ __all__ = [
     "plan_chat",
     "render_completion",
     "render_error",
+    "serve_in_background",
     "start_engine",
 ]

@@ -4,6 +4,11 @@ Requests join and leave the running batch between decode steps; long prompts are
 in chunks between decode steps, so running streams keep flowing. Every change to the batch
 is an explicit call here (``admit``, ``cancel``, ``step``), made in the order the engine
 thread decides, so that ranks could replay the same sequence of batch operations later.
+
+Long prompts decode in a lane of their own. mlx-lm's batch KV cache is left-padded to its
+longest member, so a 2k-token prompt joining eight short streams would copy all eight caches
+out to 2k positions (a stall of seconds on a CPU) and make each of their later steps read the
+padding. In a second lane it costs the short streams one more forward pass per step instead.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Batch:
         prefill_step: int,
         prefill_step_busy: int,
         prompt_cache_bytes: int,
+        long_prompt: int,
         on_done: Callable[[Job], None],
     ) -> None:
         self.loaded = loaded
@@ -41,8 +47,8 @@ class Batch:
         self.prefill_step_busy = min(prefill_step_busy, prefill_step)
         self.cache = LRUPromptCache(max_size=1 << 20, max_bytes=prompt_cache_bytes)
         self.cache_enabled = prompt_cache_bytes > 0
-        self.members: dict[int, tuple[Job, TextStream]] = {}
-        self.generator = self._new_generator()
+        self.long_prompt = long_prompt
+        self.lanes = (_Lane(self._new_generator()), _Lane(self._new_generator()))
 
     def _new_generator(self) -> Any:  # BatchGenerator, whose methods are untyped
         return BatchGenerator(
@@ -55,10 +61,10 @@ class Batch:
 
     @property
     def idle(self) -> bool:
-        return not self.members
+        return not len(self)
 
     def __len__(self) -> int:
-        return len(self.members)
+        return sum(len(lane.members) for lane in self.lanes)
 
     def admit(self, job: Job) -> None:
         """Add a request; its prompt's longest cached prefix is not computed again."""
@@ -66,7 +72,8 @@ class Batch:
         prompt = list(plan.prompt)
         cache, rest = self._cached_prefix(prompt)
         cached = len(prompt) - len(rest)
-        (uid,) = self.generator.insert(
+        lane = self.lanes[1 if len(prompt) >= self.long_prompt else 0]
+        (uid,) = lane.generator.insert(
             [rest],
             max_tokens=[plan.max_tokens],
             caches=[cache] if cache is not None else None,
@@ -75,7 +82,7 @@ class Batch:
             logits_processors=[make_logits_processors(plan.sampling)],
         )
         stream = TextStream(plan, job.sink, self.loaded.tokenizer.detokenizer, cached)
-        self.members[uid] = (job, stream)
+        lane.members[uid] = (job, stream)
 
     def _cached_prefix(self, prompt: list[int]) -> tuple[list[Any] | None, list[int]]:
         if not self.cache_enabled:
@@ -91,32 +98,42 @@ class Batch:
         return cache, list(rest)
 
     def drop_cancelled(self) -> None:
-        gone = [uid for uid, (member, _) in self.members.items() if member.cancelled]
-        if gone:
-            self.generator.remove(gone)
-            for uid in gone:
-                self._done(uid)
+        for lane in self.lanes:
+            gone = [uid for uid, (member, _) in lane.members.items() if member.cancelled]
+            if gone:
+                lane.generator.remove(gone)
+                for uid in gone:
+                    self._done(lane, uid)
 
     def step(self) -> None:
         """One decode step for every running sequence (and one prefill chunk, if any waits)."""
         # While streams are decoding, prefill in small chunks, so that a long prompt arriving
         # stalls them for a short chunk per step instead of a long one; alone, prefill fast.
-        decoding = any(stream.generated for _, stream in self.members.values())
-        self.generator.prefill_step_size = self.prefill_step_busy if decoding else self.prefill_step
-        _, responses = self.generator.next()
+        decoding = any(
+            stream.generated for lane in self.lanes for _, stream in lane.members.values()
+        )
+        for lane in self.lanes:
+            if lane.members:
+                lane.generator.prefill_step_size = (
+                    self.prefill_step_busy if decoding else self.prefill_step
+                )
+                self._step_lane(lane)
+
+    def _step_lane(self, lane: _Lane) -> None:
+        _, responses = lane.generator.next()
         for response in responses:
             uid = response.uid
-            if uid not in self.members:
+            if uid not in lane.members:
                 continue
-            _, stream = self.members[uid]
+            _, stream = lane.members[uid]
             reason = response.finish_reason
             finished = stream.on_token(response.token, reason == "stop", reason == "length")
             if reason is not None:  # the generator has already let it go
-                self._finish(uid, stream)
+                self._finish(lane, uid, stream)
                 self._keep_cache(response.all_tokens, response.prompt_cache)
             elif finished:  # a stop string ended it: take it out of the batch
-                kept = self.generator.remove([uid], True)
-                self._finish(uid, stream)
+                kept = lane.generator.remove([uid], True)
+                self._finish(lane, uid, stream)
                 for cache, tokens in kept.values():
                     self._keep_cache(tokens, cache)
 
@@ -124,29 +141,40 @@ class Batch:
         if self.cache_enabled and tokens and cache:
             self.cache.insert_cache(self.loaded.name, list(tokens), _compacted(cache))
 
-    def _finish(self, uid: int, stream: TextStream) -> None:
-        self._done(uid)
+    def _finish(self, lane: _Lane, uid: int, stream: TextStream) -> None:
+        self._done(lane, uid)
         if stream.final is not None:
             stream.sink(stream.final)
 
-    def _done(self, uid: int) -> None:
-        member, _ = self.members.pop(uid)
+    def _done(self, lane: _Lane, uid: int) -> None:
+        member, _ = lane.members.pop(uid)
         self.on_done(member)
 
     def fail_all(self, why: str) -> None:
         """Fail every member: its slot is freed, then its client told."""
-        for uid in list(self.members):
-            job, _ = self.members[uid]
-            self._done(uid)
-            job.fail(why)
+        for lane in self.lanes:
+            for uid in list(lane.members):
+                job, _ = lane.members[uid]
+                self._done(lane, uid)
+                job.fail(why)
 
     def reset(self) -> None:
-        """Start over with an empty generator, after an MLX error left it in an unknown state."""
-        self.generator.close()
-        self.generator = self._new_generator()
+        """Start over with empty generators, after an MLX error left them in an unknown state."""
+        for lane in self.lanes:
+            lane.generator.close()
+            lane.generator = self._new_generator()
 
     def close(self) -> None:
-        self.generator.close()
+        for lane in self.lanes:
+            lane.generator.close()
+
+
+class _Lane:
+    """One ``BatchGenerator`` and the requests decoding in it, by the generator's uid."""
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator
+        self.members: dict[int, tuple[Job, TextStream]] = {}
 
 
 def _compacted(cache: list[Any]) -> list[Any]:

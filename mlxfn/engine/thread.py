@@ -36,13 +36,15 @@ DEFAULT_MAX_BATCH = 32
 DEFAULT_PREFILL_STEP = 512
 DEFAULT_PREFILL_STEP_BUSY = 64
 DEFAULT_PROMPT_CACHE_BYTES = 256 * 1024 * 1024
+DEFAULT_LONG_PROMPT = 1024
 
 __all__ = ["Engine", "EngineConfig", "Job", "start_engine"]
 
 
 @attrs.frozen(kw_only=True)
 class EngineConfig:
-    """Scheduling limits. ``max_pending`` counts queued and running requests together."""
+    """Scheduling limits. ``max_pending`` counts queued and running requests together;
+    prompts of ``long_prompt`` tokens or more decode in a batch of their own (``batch.py``)."""
 
     max_pending: int = DEFAULT_MAX_PENDING
     default_max_tokens: int = DEFAULT_MAX_TOKENS
@@ -50,6 +52,7 @@ class EngineConfig:
     prefill_step: int = DEFAULT_PREFILL_STEP
     prefill_step_busy: int = DEFAULT_PREFILL_STEP_BUSY
     prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES
+    long_prompt: int = DEFAULT_LONG_PROMPT
 
 
 _STOP = object()
@@ -139,6 +142,7 @@ class Engine:
             prefill_step=self.config.prefill_step,
             prefill_step_busy=self.config.prefill_step_busy,
             prompt_cache_bytes=self.config.prompt_cache_bytes,
+            long_prompt=self.config.long_prompt,
             on_done=self._finished,
         )
         try:

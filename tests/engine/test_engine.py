@@ -321,6 +321,24 @@ def test_seeded_sampling_is_the_same_alone_and_interleaved(engine: Engine) -> No
     assert text_of(alone) != text_of(run_plan(engine, make_plan(engine, "hi", max_tokens=40)))
 
 
+def test_long_prompts_decode_in_their_own_lane_with_the_same_output(
+    own_engine: Callable[[EngineConfig], Engine],
+) -> None:
+    # A threshold under the longer prompts' length sends them to the second lane, so short
+    # and long sequences run in two batches side by side; neither may change any output.
+    laned = own_engine(EngineConfig(long_prompt=12, prompt_cache_bytes=0))
+    texts = ("hi", PROMPTS[1] * 3, "tell me", PROMPTS[3] * 4)
+    plans = [make_plan(laned, text, max_tokens=25 + 3 * i) for i, text in enumerate(texts)]
+    lengths = [len(plan.prompt) for plan in plans]
+    assert min(lengths) < 12 <= max(lengths)  # both lanes are used
+    alone = [run_plan(laned, plan) for plan in plans]
+    together = run_together(laned, plans)
+    for solo, mixed in zip(alone, together, strict=True):
+        assert_well_formed(mixed)
+        assert mixed == solo
+    assert wait_until(lambda: laned.pending == 0)
+
+
 # -- cancellation and back-pressure -------------------------------------------------------
 
 

@@ -1,15 +1,26 @@
-"""``python -m mlxfn``: command-line flags → config → a started engine → the HTTP server."""
+"""``python -m mlxfn``: commands and flags → config → a started engine → the server or a chat.
+
+``serve`` is the default command, so ``python -m mlxfn --model ./tiny`` serves. Every failure a
+user can cause ends in one ``mlxfn: ...`` line with a hint and exit status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import importlib
 import logging
+import math
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, cast
 
 import attrs
+import orjson
 from aiohttp import web
 from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
@@ -23,7 +34,8 @@ from mlxfn.blas import (
     preload_fast_blas,
     verify_blas,
 )
-from mlxfn.engine.loader import ModelSpec
+from mlxfn.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
+from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
@@ -35,10 +47,36 @@ from mlxfn.engine.thread import (
     EngineConfig,
     start_engine,
 )
+from mlxfn.load_progress import load_progress, weights_bytes
 from mlxfn.server.app import make_app
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
 
 log = logging.getLogger("mlxfn")
+
+PROG = "python -m mlxfn"
+COMMANDS = ("serve", "chat", "info", "models", "bench")
+BENCH_MODULE = "benchmarks.bench"
+
+_COMMANDS_HELP = """\
+commands:
+  serve    serve a model over HTTP (the default: `python -m mlxfn --model DIR` serves)
+  chat     chat with a model in this terminal; replies stream as they are generated
+  info     what a model folder holds: architecture, parameters, context, template
+           (alias: models)
+  bench    benchmark mlxfn against mlx_lm.server (needs a source checkout)
+
+With no --model, the demo model shipped with mlxfn is used, served as 'mlxfn-demo'.
+`python -m mlxfn COMMAND --help` shows a command's own flags."""
+
+_SERVE_EXAMPLES = """\
+examples:
+  python -m mlxfn                               serve the demo model on http://127.0.0.1:8000
+  python -m mlxfn --model ./tiny --port 8080    serve a local MLX model folder
+  python -m mlxfn --model mlx-community/Qwen3-0.6B-4bit
+                                                serve a Hugging Face hub id (downloads once)
+  python -m mlxfn chat --model ./tiny           chat with a model in this terminal
+  python -m mlxfn info ./tiny                   what a model folder holds
+  python -m mlxfn.tiny_model ./tiny             make a small random model to try things with"""
 
 
 @attrs.frozen(kw_only=True)
@@ -51,110 +89,256 @@ class Config:
     log_level: str
 
 
+@attrs.frozen(kw_only=True)
+class ChatConfig:
+    model: ModelSpec
+    system: str | None
+    max_tokens: int | None
+    temperature: float | None
+
+
+# -- flag values ------------------------------------------------------------------------------
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _integer(text, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
+    value = _integer(text, "zero or more")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m mlxfn",
-        description="Serve an MLX model with an OpenAI-compatible API.",
+def _port(text: str) -> int:
+    value = _integer(text, "a port number from 0 to 65535")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value}")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= 2.0):
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 2, got {text!r}")
+    return value
+
+
+# -- parsers ----------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error as one ``mlxfn:`` line that says where help is."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = self.format_usage().strip().splitlines()[0]
+        self.exit(2, f"{usage}\nmlxfn: {message} ({self.prog} --help lists the flags)\n")
+
+
+def _new_parser(prog: str, usage: str, description: str, epilog: str | None) -> _Parser:
+    return _Parser(
+        prog=prog,
+        usage=usage,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+
+
+def _add_model_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--model",
-        required=True,
-        help="a local MLX model folder, or a Hugging Face hub id (needs network access)",
+        metavar="DIR|HUB_ID",
+        help="a local MLX model folder, or a Hugging Face hub id (needs network access once); "
+        "default: the demo model shipped with mlxfn",
     )
-    parser.add_argument("--served-model-name", help="the id clients use (default: from --model)")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=8000, help="port to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--max-tokens-default",
-        type=_positive,
-        default=DEFAULT_MAX_TOKENS,
-        help="completion cap for requests that set no max_tokens (default: %(default)s)",
-    )
-    parser.add_argument(
+    group.add_argument(
         "--context-length",
         type=_positive,
+        metavar="N",
         help="override the model's context length (default: from the model's config)",
     )
-    parser.add_argument(
-        "--max-pending",
-        type=_positive,
-        default=DEFAULT_MAX_PENDING,
-        help="requests queued or running before new ones get 429 (default: %(default)s)",
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The ``serve`` flags; at the top level (``prog`` is ``python -m mlxfn``) with the list
+    of commands too, since ``serve`` is what a bare ``python -m mlxfn`` runs."""
+    top = prog == PROG
+    parser = _new_parser(
+        prog,
+        f"{PROG} [serve] [--model DIR|HUB_ID] [options]\n       {PROG} {{chat,info,bench}} ..."
+        if top
+        else f"{prog} [--model DIR|HUB_ID] [options]",
+        "Serve an MLX model with an OpenAI-compatible API (/v1/chat/completions, /v1/models)."
+        + (f"\n\n{_COMMANDS_HELP}" if top else ""),
+        _SERVE_EXAMPLES,
     )
-    parser.add_argument(
-        "--max-batch",
-        type=_positive,
-        default=DEFAULT_MAX_BATCH,
-        help="sequences decoded together in one batch (default: %(default)s)",
+    model = parser.add_argument_group("model")
+    _add_model_flags(model)
+    model.add_argument(
+        "--served-model-name",
+        metavar="NAME",
+        help="the id clients use (default: the folder name or hub id; 'mlxfn-demo' for the demo)",
     )
-    parser.add_argument(
-        "--prefill-step",
-        type=_positive,
-        default=DEFAULT_PREFILL_STEP,
-        help="prompt tokens prefilled per step while no stream is decoding (default: %(default)s)",
+    http = parser.add_argument_group("HTTP server")
+    http.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    http.add_argument(
+        "--port", type=_port, default=8000, help="port to bind (default: %(default)s)"
     )
-    parser.add_argument(
-        "--prefill-step-busy",
-        type=_positive,
-        default=DEFAULT_PREFILL_STEP_BUSY,
-        help="prompt tokens prefilled between two decode steps while streams run: smaller "
-        "keeps their tokens flowing, larger prefills faster (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--prompt-cache-bytes",
-        type=_non_negative,
-        default=DEFAULT_PROMPT_CACHE_BYTES,
-        help="memory for reusing KV state of shared prompt prefixes; 0 turns it off "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
+    http.add_argument(
         "--max-body-bytes",
         type=_positive,
         default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
         help="largest request body accepted (default: %(default)s)",
     )
-    parser.add_argument(
+    http.add_argument(
         "--cors-origins",
         default="",
+        metavar="ORIGINS",
         help="comma-separated origins allowed by CORS, or '*' (default: none)",
     )
-    parser.add_argument(
+    http.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="(default: %(default)s)",
     )
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--max-tokens-default",
+        type=_positive,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help="completion cap for requests that set no max_tokens (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--max-pending",
+        type=_positive,
+        default=DEFAULT_MAX_PENDING,
+        metavar="N",
+        help="requests queued or running before new ones get 429 (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--max-batch",
+        type=_positive,
+        default=DEFAULT_MAX_BATCH,
+        metavar="N",
+        help="sequences decoded together in one batch (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--prefill-step",
+        type=_positive,
+        default=DEFAULT_PREFILL_STEP,
+        metavar="N",
+        help="prompt tokens prefilled per step while no stream is decoding (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--prefill-step-busy",
+        type=_positive,
+        default=DEFAULT_PREFILL_STEP_BUSY,
+        metavar="N",
+        help="prompt tokens prefilled between two decode steps while streams run: smaller "
+        "keeps their tokens flowing, larger prefills faster (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--prompt-cache-bytes",
+        type=_non_negative,
+        default=DEFAULT_PROMPT_CACHE_BYTES,
+        metavar="N",
+        help="memory for reusing KV state of shared prompt prefixes; 0 turns it off "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--version", action="version", version=f"mlxfn {__version__}")
     return parser
 
 
-def parse_config(argv: Sequence[str]) -> Config:
-    args = build_parser().parse_args(argv)
+def build_chat_parser() -> argparse.ArgumentParser:
+    parser = _new_parser(
+        f"{PROG} chat",
+        f"{PROG} chat [--model DIR|HUB_ID] [--system TEXT] [options]",
+        "Chat with a model in this terminal. Replies stream as they are generated; the "
+        "conversation is kept until /reset.\n\n"
+        "in the chat:\n"
+        "  /reset     start a new conversation\n"
+        "  /help      list these commands\n"
+        "  /quit      leave (Ctrl-D does too)\n"
+        "  Ctrl-C     stop the reply being written",
+        "examples:\n"
+        "  python -m mlxfn chat                              chat with the demo model\n"
+        "  python -m mlxfn chat --model ./tiny --temperature 0\n"
+        "  python -m mlxfn chat --system 'Answer in one sentence.'",
+    )
+    _add_model_flags(parser.add_argument_group("model"))
+    replies = parser.add_argument_group("replies")
+    replies.add_argument("--system", metavar="TEXT", help="a system message opening the chat")
+    replies.add_argument(
+        "--max-tokens",
+        type=_positive,
+        metavar="N",
+        help=f"longest reply in tokens (default: {DEFAULT_MAX_TOKENS}, or what the context allows)",
+    )
+    replies.add_argument(
+        "--temperature",
+        type=_temperature,
+        metavar="T",
+        help="sampling temperature from 0 (greedy) to 2 (default: 1)",
+    )
+    return parser
+
+
+def build_info_parser(prog: str = f"{PROG} info") -> argparse.ArgumentParser:
+    parser = _new_parser(
+        prog,
+        f"{prog} [DIR|HUB_ID] [--json]",
+        "What a model folder holds: architecture, parameter count, dtype or quantization, "
+        "context length (as mlxfn will use it), vocabulary, chat template, tool-call parser, "
+        "and files. Reads config.json, the safetensors headers and the tokenizer, never the "
+        "weights.",
+        "examples:\n"
+        "  python -m mlxfn info                  the demo model\n"
+        "  python -m mlxfn info ./tiny --json    one JSON object, for scripts\n"
+        "  python -m mlxfn info mlx-community/Qwen3-0.6B-4bit   a hub id already downloaded",
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="DIR|HUB_ID",
+        help="a model folder, or a hub id in the local Hugging Face cache (default: the demo)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _model_spec(model: str | None, served_name: str | None, context: int | None) -> ModelSpec:
+    if model is None:  # the shipped demo model, under its own name
+        return ModelSpec(
+            source=str(DEMO_MODEL_DIR),
+            served_name=served_name or DEMO_MODEL_NAME,
+            context_length=context,
+        )
+    return ModelSpec(source=model, served_name=served_name, context_length=context)
+
+
+def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
+    args = build_parser(prog).parse_args(argv)
     origins = tuple(o.strip() for o in args.cors_origins.split(",") if o.strip())
     return Config(
-        model=ModelSpec(
-            source=args.model,
-            served_name=args.served_model_name,
-            context_length=args.context_length,
-        ),
+        model=_model_spec(args.model, args.served_model_name, args.context_length),
         engine=EngineConfig(
             max_pending=args.max_pending,
             default_max_tokens=args.max_tokens_default,
@@ -168,6 +352,127 @@ def parse_config(argv: Sequence[str]) -> Config:
         port=args.port,
         log_level=args.log_level,
     )
+
+
+def parse_chat_config(argv: Sequence[str]) -> ChatConfig:
+    args = build_chat_parser().parse_args(argv)
+    return ChatConfig(
+        model=_model_spec(args.model, None, args.context_length),
+        system=args.system,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+    )
+
+
+def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """The command and its arguments; no command (or a flag first) means ``serve``.
+
+    >>> split_command(["chat", "--model", "./tiny"])
+    ('chat', ['--model', './tiny'])
+    >>> split_command(["--model", "./tiny"])
+    ('serve', ['--model', './tiny'])
+    """
+    if argv and argv[0] in COMMANDS:
+        return argv[0], list(argv[1:])
+    return "serve", list(argv)
+
+
+# -- one-line failures ------------------------------------------------------------------------
+
+
+def fail(message: str) -> int:
+    """Say what went wrong on one line of stderr; the exit status for a user's mistake."""
+    print(f"mlxfn: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    return 2
+
+
+def demo_missing(spec: ModelSpec) -> bool:
+    return spec.source == str(DEMO_MODEL_DIR) and not DEMO_MODEL_DIR.is_dir()
+
+
+DEMO_MISSING = (
+    f"the demo model is not in this install ({DEMO_MODEL_DIR.parent.parent.name}/demo/model); "
+    "pass --model DIR, or make one with python -m mlxfn.tiny_model ./tiny"
+)
+
+
+def describe_load_failure(failed: ModelLoadFailed) -> str:
+    """The loader's reason, and what to try next."""
+    reason = " ".join(failed.reason.split())  # one line, whatever the loader said
+    if reason == "no such model folder":
+        return f"cannot load model '{failed.source}': {reason}"
+    local = Path(failed.source).expanduser().exists()
+    hint = (
+        f"python -m mlxfn info {failed.source} shows what the folder holds"
+        if local
+        else "check the hub id and the network; HF_HUB_OFFLINE=1 uses only the local cache"
+    )
+    return f"cannot load model '{failed.source}': {reason} ({hint})"
+
+
+def describe_listen_failure(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        hint = "another server is using it; stop it or pick another --port"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        hint = "ports below 1024 need privileges; pick another --port"
+    else:
+        hint = "--host takes an address of this machine, e.g. 127.0.0.1 or 0.0.0.0"
+    reason = exc.strerror or str(exc)
+    return f"cannot listen on {host}:{port}: {reason.lower()} ({hint})"
+
+
+def check_listen(host: str, port: int) -> OSError | None:
+    """Whether ``host:port`` can be bound now, so a taken port fails before a long load."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return OSError(exc.errno, f"unknown host {host!r}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc
+    return None
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def _check_blas(say: Callable[[str], None]) -> bool:
+    blas = preload_fast_blas()  # `import mlxfn` loaded it; this says what happened
+    say(f"mlxfn: {describe_blas(blas)}")
+    check = verify_blas()
+    if not check.passed:  # a wrong matmul is a wrong model: refuse to run it
+        hint = f"; restart with {ENV_VAR}=0" if isinstance(blas, BlasLoaded) else ""
+        fail(f"{describe_check(check)}{hint}")
+        return False
+    say(f"mlxfn: {describe_check(check)}")
+    return True
+
+
+def start_model(spec: ModelSpec, config: EngineConfig, say: Callable[[str], None]) -> Engine | int:
+    """Check the BLAS, then load the model (with a progress bar on a terminal) on a started
+    engine; an exit status when either fails, after one line saying why."""
+    if demo_missing(spec):
+        return fail(DEMO_MISSING)
+    if not _check_blas(say):
+        return 2
+    say(f"mlxfn {__version__}: loading {spec.source} ...")
+    label = spec.served_name or Path(spec.source).name
+    with load_progress(label, weights_bytes(spec.source)):
+        started = start_engine(spec, config)
+    match started:
+        case IOSuccess(Success(engine)):
+            return cast(Engine, engine)
+        case IOFailure(Failure(failed)):
+            return fail(describe_load_failure(failed))
+        case _:
+            raise AssertionError("unreachable")
+
+
+# -- serve ------------------------------------------------------------------------------------
 
 
 async def serve(app: web.Application, host: str, port: int) -> None:
@@ -189,29 +494,23 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         await runner.cleanup()
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def run(config: Config) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    blas = preload_fast_blas()  # `import mlxfn` loaded it; this says what happened
-    print(f"mlxfn: {describe_blas(blas)}", flush=True)
-    check = verify_blas()
-    if not check.passed:  # a wrong matmul is a wrong model: refuse to serve
-        hint = f"; restart with {ENV_VAR}=0" if isinstance(blas, BlasLoaded) else ""
-        print(f"mlxfn: {describe_check(check)}{hint}", file=sys.stderr)
-        return 2
-    print(f"mlxfn: {describe_check(check)}", flush=True)
-    print(f"mlxfn {__version__}: loading {config.model.source} ...", flush=True)
-    match start_engine(config.model, config.engine):
-        case IOSuccess(Success(engine)):
-            pass
-        case IOFailure(Failure(failed)):
-            reason = " ".join(failed.reason.split())  # one line, whatever the loader said
-            print(f"mlxfn: cannot load model '{failed.source}': {reason}", file=sys.stderr)
-            return 2
-        case _:
-            raise AssertionError("unreachable")
-    return _serve_engine(engine, config)
+    if demo_missing(config.model):
+        return fail(DEMO_MISSING)
+    taken = check_listen(config.host, config.port)
+    if taken is not None:
+        return fail(describe_listen_failure(config.host, config.port, taken))
+    started = start_model(config.model, config.engine, _say)
+    if isinstance(started, int):
+        return started
+    return _serve_engine(started, config)
 
 
 def _serve_engine(engine: Engine, config: Config) -> int:
@@ -223,12 +522,115 @@ def _serve_engine(engine: Engine, config: Config) -> int:
     try:
         asyncio.run(serve(make_app(engine, config.server), config.host, config.port))
     except OSError as exc:
-        print(f"mlxfn: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
-        return 2
+        return fail(describe_listen_failure(config.host, config.port, exc))
     finally:
         engine.close()
     return 0
 
 
+# -- chat, info, bench ------------------------------------------------------------------------
+
+
+def run_chat(config: ChatConfig) -> int:
+    from mlxfn.terminal_chat import ChatSettings, chat_in_terminal
+
+    logging.basicConfig(level="WARNING", format="mlxfn: %(message)s")
+    started = start_model(config.model, EngineConfig(), lambda _: None)
+    if isinstance(started, int):
+        return started
+    settings = ChatSettings(
+        system=config.system, max_tokens=config.max_tokens, temperature=config.temperature
+    )
+    try:
+        return chat_in_terminal(started, settings)
+    finally:
+        started.close()
+
+
+def _info_folder(source: str) -> Path | str:
+    """A local folder, or a hub id's snapshot in the local cache; a reason when neither."""
+    folder = Path(source).expanduser()
+    if folder.exists() or source.startswith(("/", ".", "~")) or source.count("/") != 1:
+        return folder
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=True))
+    except Exception:  # noqa: BLE001  any failure means: not in the cache
+        return (
+            f"'{source}' is neither a folder nor a hub id in the local cache "
+            f"(download it first: python -m mlxfn --model {source}, or huggingface-cli download)"
+        )
+
+
+def run_info(argv: Sequence[str], prog: str) -> int:
+    from mlxfn.model_folder import load_folder_facts
+    from mlxfn.model_info import build_model_info, render_model_info, render_model_info_json
+
+    args = build_info_parser(prog).parse_args(argv)
+    if args.model is None and not DEMO_MODEL_DIR.is_dir():
+        return fail(DEMO_MISSING)
+    folder = _info_folder(args.model or str(DEMO_MODEL_DIR))
+    if isinstance(folder, str):
+        return fail(folder)
+    match load_folder_facts(folder):
+        case IOSuccess(Success(facts)):
+            info = build_model_info(facts)
+        case IOFailure(Failure(reason)):
+            return fail(f"cannot read model folder '{folder}': {reason}")
+        case _:
+            raise AssertionError("unreachable")
+    if args.json:
+        sys.stdout.buffer.write(
+            orjson.dumps(render_model_info_json(info), option=orjson.OPT_INDENT_2)
+        )
+        sys.stdout.buffer.write(b"\n")
+    else:
+        print(render_model_info(info))
+    return 0
+
+
+def _source_checkout() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def run_bench(argv: Sequence[str]) -> int:
+    """Hand the arguments to ``benchmarks/bench.py``, which lives in a source checkout."""
+    try:
+        bench = importlib.import_module(BENCH_MODULE)
+    except ModuleNotFoundError as first:
+        checkout = _source_checkout()
+        if (checkout / "benchmarks" / "bench.py").is_file() and str(checkout) not in sys.path:
+            sys.path.insert(0, str(checkout))  # an editable install run from another folder
+            return run_bench(argv)
+        if first.name and not first.name.startswith("benchmarks"):
+            return fail(
+                f"the benchmark needs the module '{first.name}', which is not installed "
+                "(pip install -e '.[test]' in the checkout)"
+            )
+        return fail(
+            "the benchmark is not part of this install (it lives in benchmarks/ of a source "
+            "checkout); clone mlxfn and run python -m mlxfn bench from its folder"
+        )
+    return int(bench.main(list(argv)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parse_config(sys.argv[1:] if argv is None else argv))
+    args = sys.argv[1:] if argv is None else argv
+    command, rest = split_command(args)
+    try:
+        match command:
+            case "serve":
+                named = bool(args) and args[0] == "serve"
+                return run(parse_config(rest, f"{PROG} serve" if named else PROG))
+            case "chat":
+                return run_chat(parse_chat_config(rest))
+            case "info" | "models":
+                return run_info(rest, f"{PROG} {command}")
+            case "bench":
+                return run_bench(rest)
+            case _:
+                raise AssertionError(f"unknown command {command}")
+    except KeyboardInterrupt:
+        print("\nmlxfn: interrupted", file=sys.stderr)
+        return 130

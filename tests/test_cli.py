@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mlxfn.cli import Config, main, parse_config
-from mlxfn.engine.loader import ModelSpec
+from mlxfn import cli
+from mlxfn.cli import Config, describe_load_failure, main, parse_config, split_command
+from mlxfn.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
+from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import DEFAULT_MAX_PENDING, DEFAULT_MAX_TOKENS, EngineConfig
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
 from tests.conftest import StartServer
@@ -133,7 +136,7 @@ def test_cors_star_is_kept() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        [],
+        ["--model"],
         ["--model", "m", "--port", "eighty"],
         ["--model", "m", "--max-tokens-default", "0"],
         ["--model", "m", "--context-length", "-5"],
@@ -148,6 +151,9 @@ def test_bad_flags_exit_2_with_usage(argv: list[str], capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "usage:" in err
     assert "Traceback" not in err
+    # the error itself is one line saying what was wrong and where help is
+    [error] = [line for line in err.splitlines() if line.startswith("mlxfn: ")]
+    assert error.endswith("(python -m mlxfn --help lists the flags)")
 
 
 def test_a_started_server_says_where_and_what_and_stops_cleanly(
@@ -181,3 +187,186 @@ def test_an_unreachable_hub_id_fails_with_one_line() -> None:
     assert process.returncode == 2
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+# -- commands, the default model, one-line failures ------------------------------------------
+
+
+def test_no_model_means_the_demo_model_under_its_own_name() -> None:
+    assert parse_config([]).model == ModelSpec(
+        source=str(DEMO_MODEL_DIR), served_name=DEMO_MODEL_NAME
+    )
+    assert parse_config(["--served-model-name", "demo"]).model.served_name == "demo"
+    assert parse_config(["--model", "./tiny"]).model.served_name is None
+
+
+def capture_run(monkeypatch: pytest.MonkeyPatch) -> list[Config]:
+    seen: list[Config] = []
+
+    def fake_run(config: Config) -> int:
+        seen.append(config)
+        return 0
+
+    monkeypatch.setattr(cli, "run", fake_run)
+    return seen
+
+
+def test_serve_is_the_default_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = capture_run(monkeypatch)
+    assert main(["--model", "./tiny", "--port", "9"]) == 0
+    assert main(["serve", "--model", "./tiny", "--port", "9"]) == 0
+    assert seen[0] == seen[1]
+    assert seen[0].port == 9
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["chat", "--model", "./tiny"], ("chat", ["--model", "./tiny"])),
+        (["models"], ("models", [])),
+        (["--model", "./tiny", "chat"], ("serve", ["--model", "./tiny", "chat"])),
+        ([], ("serve", [])),
+    ],
+)
+def test_split_command(argv: list[str], expected: tuple[str, list[str]]) -> None:
+    assert split_command(argv) == expected
+
+
+def one_error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("mlxfn: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv", [[], ["serve"], ["chat"], ["info"], ["models"]])
+def test_a_missing_demo_model_is_one_line_with_a_hint(
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(cli, "DEMO_MODEL_DIR", tmp_path / "model")
+    assert main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (
+        "mlxfn: the demo model is not in this install (mlxfn/demo/model); "
+        "pass --model DIR, or make one with python -m mlxfn.tiny_model ./tiny"
+    )
+
+
+def test_a_taken_port_fails_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # a model that would fail to load: the port check must come first
+        assert main(["--model", "/no/such/dir", "--port", str(port)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (
+        f"mlxfn: cannot listen on 127.0.0.1:{port}: address already in use "
+        "(another server is using it; stop it or pick another --port)"
+    )
+
+
+def test_an_unknown_host_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model", "/no/such/dir", "--host", "no-such-host.invalid"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith("mlxfn: cannot listen on no-such-host.invalid:8000: ")
+    assert "--host takes an address of this machine" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--help"], ["commands:", "chat", "info", "bench", "examples:", "mlxfn-demo"]),
+        (["serve", "--help"], ["python -m mlxfn serve", "--model", "--port", "examples:"]),
+        (["chat", "--help"], ["--system", "--max-tokens", "--temperature", "/reset", "Ctrl-C"]),
+        (["info", "--help"], ["--json", "DIR", "never the weights"]),
+        (["models", "--help"], ["python -m mlxfn models", "--json"]),
+    ],
+)
+def test_every_command_has_help(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for word in words:
+        assert word in out, word
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["chat", "--temperature", "3"], "argument --temperature: must be a number from 0 to 2"),
+        (["chat", "--max-tokens", "many"], "argument --max-tokens: must be a positive integer"),
+        (["--port", "70000"], "argument --port: must be a port number from 0 to 65535, got 70000"),
+        (["info", "a", "b"], "unrecognized arguments: b"),
+    ],
+)
+def test_bad_values_name_the_flag(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [error] = [line for line in err.splitlines() if line.startswith("mlxfn: ")]
+    assert message in error
+
+
+def test_bench_passes_its_arguments_through(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "python -m benchmarks.bench" in out
+    assert "--quick" in out
+
+
+def test_bench_outside_a_checkout_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "benchmarks.bench", None)  # import fails as if absent
+    monkeypatch.setattr(cli, "_source_checkout", lambda: tmp_path)
+    assert main(["bench", "--quick"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "the benchmark is not part of this install" in line
+    assert "source checkout" in line
+
+
+def test_load_failures_say_what_to_try() -> None:
+    assert describe_load_failure(ModelLoadFailed("/no/such/dir", "no such model folder")) == (
+        "cannot load model '/no/such/dir': no such model folder"
+    )
+    hub = describe_load_failure(ModelLoadFailed("org/model", "OSError: offline\n  more"))
+    assert hub == (
+        "cannot load model 'org/model': OSError: offline more "
+        "(check the hub id and the network; HF_HUB_OFFLINE=1 uses only the local cache)"
+    )
+
+
+def test_info_describes_a_model_folder(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", str(tiny_model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "architecture    llama" in out
+    assert "context length  512 tokens" in out
+    assert "chat template   yes" in out
+    assert main(["models", str(tiny_model_dir), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["architecture"] == "llama"
+    assert facts["vocab_size"] == 512
+    assert facts["tool_parser"] is None
+
+
+def test_info_on_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "/no/such/dir"]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        "mlxfn: cannot read model folder '/no/such/dir': no such model folder"
+    )

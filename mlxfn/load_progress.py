@@ -1,0 +1,63 @@
+"""A progress bar on stderr while a model loads: weight bytes in memory against their size on disk.
+
+The engine thread loads the model with mlx-lm; this only watches MLX's allocator from the side,
+so the loader needs no hooks. The bar shows only on a terminal: logs and tests stay clean.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+_POLL_S = 0.1
+
+
+def weights_bytes(source: str) -> int | None:
+    """The size of a local model folder's weights; ``None`` for hub ids (their downloads show
+    huggingface_hub's own bars) and folders without safetensors."""
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        return None
+    return sum(p.stat().st_size for p in folder.glob("*.safetensors")) or None
+
+
+@contextmanager
+def load_progress(label: str, total: int | None, stream: TextIO | None = None) -> Iterator[None]:
+    """Show ``loading LABEL`` with a bar of ``total`` bytes while the block runs."""
+    out = sys.stderr if stream is None else stream
+    if total is None or not out.isatty():
+        yield
+        return
+    import mlx.core as mx
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    base = mx.get_active_memory()
+    stop = threading.Event()
+    bar = tqdm(
+        total=total,
+        desc=f"loading {label}",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=out,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+    def poll() -> None:
+        while not stop.wait(_POLL_S):
+            loaded = min(total, max(0, mx.get_active_memory() - base))
+            bar.update(loaded - bar.n)
+
+    watcher = threading.Thread(target=poll, name="mlxfn-load-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        bar.close()

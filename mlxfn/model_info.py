@@ -236,7 +236,7 @@ def format_bytes(n: int) -> str:
     """Sizes on disk in binary units.
 
     >>> format_bytes(593_251), format_bytes(512)
-    ('579.4 KiB', '512 B')
+    ('579.3 KiB', '512 B')
     """
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):

@@ -271,8 +271,8 @@ def build_chat_parser() -> argparse.ArgumentParser:
     parser = _new_parser(
         f"{PROG} chat",
         f"{PROG} chat [--model DIR|HUB_ID] [--system TEXT] [options]",
-        "Chat with a model in this terminal. Replies stream as they are generated; the "
-        "conversation is kept until /reset.\n\n"
+        "Chat with a model in this terminal. Replies stream as they are generated;\n"
+        "the conversation is kept until /reset.\n\n"
         "in the chat:\n"
         "  /reset     start a new conversation\n"
         "  /help      list these commands\n"
@@ -305,14 +305,15 @@ def build_info_parser(prog: str = f"{PROG} info") -> argparse.ArgumentParser:
     parser = _new_parser(
         prog,
         f"{prog} [DIR|HUB_ID] [--json]",
-        "What a model folder holds: architecture, parameter count, dtype or quantization, "
-        "context length (as mlxfn will use it), vocabulary, chat template, tool-call parser, "
-        "and files. Reads config.json, the safetensors headers and the tokenizer, never the "
-        "weights.",
+        "What a model folder holds: architecture, parameter count, dtype or quantization,\n"
+        "context length (as mlxfn will use it), vocabulary, chat template, tool-call\n"
+        "parser, and files. Reads config.json, the safetensors headers and the tokenizer,\n"
+        "never the weights.",
         "examples:\n"
         "  python -m mlxfn info                  the demo model\n"
         "  python -m mlxfn info ./tiny --json    one JSON object, for scripts\n"
-        "  python -m mlxfn info mlx-community/Qwen3-0.6B-4bit   a hub id already downloaded",
+        "  python -m mlxfn info mlx-community/Qwen3-0.6B-4bit\n"
+        "                                        a hub id already downloaded",
     )
     parser.add_argument(
         "model",
@@ -461,6 +462,7 @@ def start_model(spec: ModelSpec, config: EngineConfig, say: Callable[[str], None
         return 2
     say(f"mlxfn {__version__}: loading {spec.source} ...")
     label = spec.served_name or Path(spec.source).name
+    label = label if len(label) <= 24 else f"{label[:23]}…"
     with load_progress(label, weights_bytes(spec.source)):
         started = start_engine(spec, config)
     match started:

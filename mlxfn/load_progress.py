@@ -6,6 +6,8 @@ so the loader needs no hooks. The bar shows only on a terminal: logs and tests s
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 _POLL_S = 0.1
+_DEFAULT_SCREEN = (80, 24)
 
 
 def weights_bytes(source: str) -> int | None:
@@ -23,6 +26,16 @@ def weights_bytes(source: str) -> int | None:
     if not folder.is_dir():
         return None
     return sum(p.stat().st_size for p in folder.glob("*.safetensors")) or None
+
+
+def _screen(stream: TextIO) -> tuple[int, int]:
+    # A terminal that reports no size (a bare pseudo-terminal) would get no bar at all.
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return _DEFAULT_SCREEN
+    columns = min(size.columns, 100) if size.columns > 0 else _DEFAULT_SCREEN[0]
+    return columns, size.lines if size.lines > 1 else _DEFAULT_SCREEN[1]
 
 
 @contextmanager
@@ -35,6 +48,7 @@ def load_progress(label: str, total: int | None, stream: TextIO | None = None) -
     import mlx.core as mx
     from tqdm import tqdm  # type: ignore[import-untyped]
 
+    columns, rows = _screen(out)
     base = mx.get_active_memory()
     stop = threading.Event()
     bar = tqdm(
@@ -45,7 +59,8 @@ def load_progress(label: str, total: int | None, stream: TextIO | None = None) -
         unit_divisor=1024,
         file=out,
         leave=False,
-        dynamic_ncols=True,
+        ncols=columns,
+        nrows=rows,
     )
 
     def poll() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from pathlib import Path
 
 import mlx.core as mx
 
-from mlxfn.load_progress import load_progress, weights_bytes
+from mlxfn.load_progress import _screen, load_progress, weights_bytes
 
 
 class FakeTerminal(io.StringIO):
@@ -44,3 +45,18 @@ def test_a_terminal_sees_bytes_arrive() -> None:
     assert "loading tiny" in shown
     assert "4.00M/4.00M" in shown
     del weights
+
+
+def test_a_terminal_without_a_size_still_gets_a_bar() -> None:
+    # A fresh pseudo-terminal reports 0 x 0; tqdm would then draw nothing at all.
+    master, slave = os.openpty()
+    try:
+        with open(slave, "w", closefd=False) as stream:
+            assert _screen(stream) == (80, 24)
+            with load_progress("tiny", 1000, stream=stream):
+                pass
+        drawn = os.read(master, 4096).decode()
+        assert "loading tiny:" in drawn
+    finally:
+        os.close(master)
+        os.close(slave)

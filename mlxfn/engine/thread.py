@@ -25,7 +25,7 @@ from mlxfn.effects import run_io
 from mlxfn.engine.batch import Batch
 from mlxfn.engine.job import Job, Sink
 from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model
-from mlxfn.engine.memory import release_free_heap
+from mlxfn.engine.memory import map_large_buffers_directly, release_free_heap
 from mlxfn.pipeline.plan import GenerationPlan, Limits
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ class Engine:
     # -- on the engine thread ---------------------------------------------------------------
 
     def _run(self) -> None:
+        map_large_buffers_directly()
         try:
             loaded = load_model(self.spec)
         except Exception as exc:  # noqa: BLE001  whatever a loader raises, start_engine must answer

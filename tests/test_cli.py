@@ -370,3 +370,18 @@ def test_info_on_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str]
     assert one_error_line(capsys.readouterr().err) == (
         "mlxfn: cannot read model folder '/no/such/dir': no such model folder"
     )
+
+
+def test_no_model_serves_the_demo_or_says_it_is_missing(start_server: StartServer) -> None:
+    if not DEMO_MODEL_DIR.is_dir():  # an install without the trained demo model
+        process = start_mlxfn("--port", "0")
+        _, err = process.communicate(timeout=FAIL_TIMEOUT_S)
+        assert process.returncode == 2
+        assert one_error_line(err).startswith("mlxfn: the demo model is not in this install")
+        return
+    server = start_server()
+    with urllib.request.urlopen(f"{server.url}/v1/models", timeout=5) as response:
+        ids = [m["id"] for m in json.load(response)["data"]]
+    assert ids == [DEMO_MODEL_NAME]
+    output = server.stop()
+    assert f"serving model '{DEMO_MODEL_NAME}'" in output

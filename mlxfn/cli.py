@@ -146,7 +146,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         usage = self.format_usage().strip().splitlines()[0]
-        self.exit(2, f"{usage}\nmlxfn: {message} ({self.prog} --help lists the flags)\n")
+        self.exit(2, f"{usage}\nmlxfn: {message} ({_hint_for(message, self.prog)})\n")
+
+
+def _hint_for(message: str, prog: str) -> str:
+    extra = message.removeprefix("unrecognized arguments: ").split()
+    if message.startswith("unrecognized arguments: ") and set(extra) & set(COMMANDS):
+        return f"the command comes first: {PROG} COMMAND [flags]"
+    return f"{prog} --help lists the flags"
 
 
 def _new_parser(prog: str, usage: str, description: str, epilog: str | None) -> _Parser:

@@ -304,7 +304,8 @@ def test_every_command_has_help(
         (["chat", "--temperature", "3"], "argument --temperature: must be a number from 0 to 2"),
         (["chat", "--max-tokens", "many"], "argument --max-tokens: must be a positive integer"),
         (["--port", "70000"], "argument --port: must be a port number from 0 to 65535, got 70000"),
-        (["info", "a", "b"], "unrecognized arguments: b"),
+        (["info", "a", "b"], "unrecognized arguments: b (python -m mlxfn info --help lists"),
+        (["--model", "m", "chat"], "chat (the command comes first: python -m mlxfn COMMAND"),
     ],
 )
 def test_bad_values_name_the_flag(

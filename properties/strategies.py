@@ -21,6 +21,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    Unauthorized,
     Unavailable,
 )
 from mlxfn.domain.events import Completion, Delta, Finished, ResponseMeta, Usage
@@ -142,6 +143,7 @@ completions = st.builds(
 
 api_errors: st.SearchStrategy[ApiError] = st.one_of(
     st.builds(InvalidRequest, message=texts, param=names, code=names),
+    st.builds(Unauthorized, st.booleans()),
     st.builds(ModelNotFound, texts),
     st.builds(ContextLengthExceeded, prompt_tokens=counts, max_tokens=counts, limit=counts),
     st.builds(Overloaded, counts),

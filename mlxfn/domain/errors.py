@@ -17,6 +17,13 @@ class InvalidRequest:
 
 
 @attrs.frozen
+class Unauthorized:
+    """No API key, or not one the server was given. ``given`` says whether one was sent."""
+
+    given: bool
+
+
+@attrs.frozen
 class ModelNotFound:
     model: str
 
@@ -68,6 +75,7 @@ class EngineFailed:
 
 ApiError = (
     InvalidRequest
+    | Unauthorized
     | ModelNotFound
     | ContextLengthExceeded
     | Overloaded
@@ -88,6 +96,8 @@ def error_status(err: ApiError) -> int:
     match err:
         case InvalidRequest() | ContextLengthExceeded():
             return 400
+        case Unauthorized():
+            return 401
         case ModelNotFound() | RouteNotFound():
             return 404
         case MethodNotAllowed():

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mlxfn.engine.thread import Engine
 from mlxfn.server import handlers
+from mlxfn.server.auth import require_api_key
 from mlxfn.server.keys import CONFIG, ENGINE, TOKENIZER_POOL, ServerConfig
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
 
@@ -25,7 +26,8 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     """The OpenAI-compatible app over a started engine. The caller owns the engine's lifetime."""
     config = config or ServerConfig()
     app = web.Application(
-        middlewares=[request_ids, openai_errors], client_max_size=config.max_body_bytes
+        middlewares=[request_ids, openai_errors, require_api_key],
+        client_max_size=config.max_body_bytes,
     )
     app[ENGINE] = engine
     app[CONFIG] = config

@@ -17,6 +17,8 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Keys a client may send as "Authorization: Bearer KEY"; none means no authentication.
+    api_keys: frozenset[str] = frozenset()
 
 
 ENGINE: Final = web.AppKey("engine", Engine)

@@ -16,6 +16,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    Unauthorized,
     Unavailable,
 )
 from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage
@@ -45,6 +46,14 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
     match err:
         case InvalidRequest(message=message, param=param, code=code):
             return message, "invalid_request_error", param, code
+        case Unauthorized(given=given):
+            message = (
+                "Incorrect API key provided"
+                if given
+                else "You didn't provide an API key. Send it in the Authorization header as "
+                "'Authorization: Bearer YOUR_KEY'"
+            )
+            return message, "invalid_request_error", None, "invalid_api_key"
         case ModelNotFound(model=model):
             return (
                 f"The model '{model}' does not exist or is not served here",

@@ -16,6 +16,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    Unauthorized,
     Unavailable,
     error_status,
 )
@@ -25,6 +26,8 @@ STATUS_OF: list[tuple[ApiError, int]] = [
     (InvalidRequest("bad", param="temperature"), 400),
     (InvalidRequest("bad"), 400),
     (ContextLengthExceeded(prompt_tokens=10, max_tokens=5, limit=12), 400),
+    (Unauthorized(given=False), 401),
+    (Unauthorized(given=True), 401),
     (ModelNotFound("gpt-4"), 404),
     (RouteNotFound("GET", "/nope"), 404),
     (MethodNotAllowed("GET", "/v1/chat/completions"), 405),
@@ -48,6 +51,7 @@ def test_every_error_class_has_a_status_case() -> None:
 def test_client_errors_are_4xx_and_ours_are_5xx() -> None:
     client = {
         InvalidRequest,
+        Unauthorized,
         ContextLengthExceeded,
         ModelNotFound,
         RouteNotFound,

@@ -16,6 +16,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    Unauthorized,
     Unavailable,
 )
 from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage
@@ -40,6 +41,8 @@ ERRORS: list[ApiError] = [
     InvalidRequest("bad temperature", param="temperature"),
     InvalidRequest("n must be 1", param="n", code="unsupported_parameter"),
     InvalidRequest("body is not valid JSON"),
+    Unauthorized(given=False),
+    Unauthorized(given=True),
     ModelNotFound("gpt-4"),
     ContextLengthExceeded(prompt_tokens=10, max_tokens=5, limit=12),
     Overloaded(8),

@@ -415,7 +415,7 @@ _MIX: Final[tuple[tuple[float, Callable[[random.Random], list[Message]]], ...]] 
     (0.05, chat_exchange),
     (0.02, _no_weather),
 )
-_TOOL_SHARE: Final = 0.22
+_TOOL_SHARE: Final = 0.18
 
 
 def training_sample(rng: random.Random) -> Sample:

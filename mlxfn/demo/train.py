@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -269,13 +268,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=2200)
-    parser.add_argument("--samples", type=int, default=160_000)
+    parser.add_argument("--steps", type=int, default=1800)
+    parser.add_argument("--samples", type=int, default=110_000)
     parser.add_argument("--tokenizer-samples", type=int, default=20_000)
     parser.add_argument("--vocab", type=int, default=1000)
     parser.add_argument("--hidden", type=int, default=192)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--batch-tokens", type=int, default=4096)
+    parser.add_argument("--batch-tokens", type=int, default=3072)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--log-every", type=int, default=50)
@@ -286,7 +285,6 @@ def main() -> None:
         from mlxfn.demo.evaluate import evaluate, print_report
 
         print_report(evaluate(out))
-    shutil.rmtree(out / "__pycache__", ignore_errors=True)
 
 
 if __name__ == "__main__":

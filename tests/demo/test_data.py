@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from mlxfn.demo import data, template
 from mlxfn.demo.data import (
     TOOLS,
     addition_answer,
@@ -18,6 +21,7 @@ from mlxfn.demo.data import (
 )
 from mlxfn.demo.template import CHAT_TEMPLATE, render_chat
 from mlxfn.demo.train import assistant_spans, build_tokenizer
+from tests.test_architecture import imported_modules, is_forbidden
 
 _ADDITION = re.compile(r"(\d+) \+ (\d+) = (\d+)\.")
 
@@ -118,3 +122,10 @@ def test_tokenizer_splits_digits_and_round_trips(tokenizer: Any) -> None:
 def test_tokenizer_has_single_tokens_for_chat_and_tool_markers(tokenizer: Any) -> None:
     for marker in ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<tool_call>", "</tool_call>"):
         assert len(tokenizer.encode(marker, add_special_tokens=False)) == 1
+
+
+@pytest.mark.parametrize("module", [data, template])
+def test_data_and_template_are_pure(module: ModuleType) -> None:
+    path = Path(str(module.__file__))
+    names = imported_modules(path.read_text(), module.__name__)
+    assert not [name for name in names if is_forbidden(name)]

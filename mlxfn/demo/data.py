@@ -242,6 +242,15 @@ def is_held_out(a: int, b: int) -> bool:
     return zlib.crc32(f"{low},{high}".encode()) % 10 == 0
 
 
+def held_out_pairs(low: int = 10) -> list[tuple[int, int]]:
+    """Every ordered held-out pair with both operands in [low, 99].
+
+    >>> all(is_held_out(a, b) for a, b in held_out_pairs())
+    True
+    """
+    return [(a, b) for a in range(low, 100) for b in range(low, 100) if is_held_out(a, b)]
+
+
 def addition_answer(a: int, b: int) -> str:
     """The reply to any addition question: it echoes the operands.
 

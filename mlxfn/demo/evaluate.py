@@ -21,7 +21,7 @@ from typing import Any, Final
 from returns.result import Failure, Success
 
 from mlxfn.demo import DEMO_MODEL_DIR
-from mlxfn.demo.data import Sample, eval_cases
+from mlxfn.demo.data import Sample, addition_answer, eval_cases, held_out_pairs
 from mlxfn.effects import run_io
 from mlxfn.engine.loader import LoadedModel, ModelSpec, load_model
 
@@ -109,6 +109,17 @@ def evaluate(model_dir: Path, seed: int = EVAL_SEED, per_task: int = 100) -> Rep
     return report
 
 
+def evaluate_all_pairs(model_dir: Path) -> Report:
+    """Exact-match accuracy of "What is a + b?" over every held-out pair of 2-digit numbers."""
+    loaded = load_demo(model_dir)
+    correct = 0
+    pairs = held_out_pairs()
+    for a, b in pairs:
+        question = [{"role": "user", "content": f"What is {a} + {b}?"}]
+        correct += greedy_reply(loaded, question).strip() == addition_answer(a, b)
+    return {"addition_all_held_out_pairs": (correct, len(pairs))}
+
+
 def _reply_to(loaded: LoadedModel, sample: Sample) -> str:
     return greedy_reply(loaded, sample["messages"][:-1], sample["tools"])
 
@@ -116,10 +127,7 @@ def _reply_to(loaded: LoadedModel, sample: Sample) -> str:
 def print_report(report: Report) -> None:
     """One line per task: correct/total and accuracy."""
     for task, (correct, total) in report.items():
-        print(f"{task:24s} {correct:4d}/{total:<4d} {correct / total:7.1%}")
-    correct = sum(c for c, _ in report.values())
-    total = sum(t for _, t in report.values())
-    print(f"{'all':24s} {correct:4d}/{total:<4d} {correct / total:7.1%}", flush=True)
+        print(f"{task:28s} {correct:4d}/{total:<4d} {correct / total:7.1%}", flush=True)
 
 
 def main() -> None:
@@ -127,9 +135,15 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=EVAL_SEED)
     parser.add_argument("--per-task", type=int, default=100)
+    parser.add_argument(
+        "--all-pairs", action="store_true", help="also ask every held-out 2-digit pair"
+    )
     args = parser.parse_args()
     started = time.time()
-    print_report(evaluate(args.model, args.seed, args.per_task))
+    report = evaluate(args.model, args.seed, args.per_task)
+    if args.all_pairs:
+        report |= evaluate_all_pairs(args.model)
+    print_report(report)
     print(f"({time.time() - started:.0f}s)")
 
 

@@ -9,7 +9,7 @@ from returns.result import Failure, Result, Success
 from mlxfn.domain.errors import ApiError, ModelNotFound
 from mlxfn.domain.request import ChatRequest
 from mlxfn.domain.values import ModelName
-from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan
+from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan, check_request_limits
 from mlxfn.pipeline.prompt import ChatTokenizer, Prompt, build_prompt
 
 
@@ -27,7 +27,11 @@ def check_model(served: str, model: ModelName | None) -> Result[None, ApiError]:
 def plan_chat(
     request: ChatRequest, tokenizer: ChatTokenizer, limits: Limits, served: str
 ) -> Result[GenerationPlan, ApiError]:
-    """Check the model name, render and count the prompt, and fit it into the context."""
+    """Check the model name and the server's caps, render and count the prompt, and fit it
+    into the context."""
+
+    def limits_of(_: None) -> Result[None, ApiError]:
+        return check_request_limits(request, limits)
 
     def prompt_of(_: None) -> Result[Prompt, ApiError]:
         return build_prompt(request.conversation, tokenizer)
@@ -35,4 +39,4 @@ def plan_chat(
     def plan_of(prompt: Prompt) -> Result[GenerationPlan, ApiError]:
         return build_plan(request, prompt, limits)
 
-    return flow(check_model(served, request.model), bind(prompt_of), bind(plan_of))
+    return flow(check_model(served, request.model), bind(limits_of), bind(prompt_of), bind(plan_of))

@@ -9,13 +9,20 @@ from mlxfn.domain.errors import ApiError, ContextLengthExceeded, InvalidRequest
 from mlxfn.domain.request import ChatRequest, SamplingParams
 from mlxfn.pipeline.prompt import Prompt
 
+_OPTIONAL_POSITIVE = attrs.validators.optional(attrs.validators.ge(1))
+
 
 @attrs.frozen(kw_only=True)
 class Limits:
-    """The served model's limits. ``default_max_tokens`` caps a request that names none."""
+    """The served model's limits and the server's own. ``default_max_tokens`` caps a request
+    that names none; the optional caps bound what one request may ask (None: only the context).
+    """
 
     context_length: int = attrs.field(validator=attrs.validators.ge(1))
     default_max_tokens: int = attrs.field(validator=attrs.validators.ge(1))
+    max_completion_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
+    max_prompt_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
+    max_messages: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
 
 
 @attrs.frozen(kw_only=True)
@@ -26,6 +33,39 @@ class GenerationPlan:
     max_tokens: int
     sampling: SamplingParams = attrs.field(factory=SamplingParams)
     stop: tuple[str, ...] = ()
+
+
+def check_request_limits(request: ChatRequest, limits: Limits) -> Result[None, ApiError]:
+    """The server's caps that need no prompt: the number of messages and the completion asked
+    for. Checked before the chat template runs, so an oversized request costs nothing.
+
+    >>> from mlxfn.domain.messages import Conversation, UserMessage
+    >>> from mlxfn.domain.values import MaxTokens, ModelName
+    >>> req = ChatRequest(model=ModelName("m"), conversation=Conversation((UserMessage("hi"),)),
+    ...                   max_tokens=MaxTokens(500))
+    >>> limits = Limits(context_length=8000, default_max_tokens=100, max_completion_tokens=256)
+    >>> check_request_limits(req, limits).failure().param
+    'max_tokens'
+    """
+    count = len(request.conversation.messages)
+    if limits.max_messages is not None and count > limits.max_messages:
+        return Failure(
+            InvalidRequest(
+                f"messages has {count} messages; this server accepts at most {limits.max_messages}",
+                param="messages",
+                code="too_many_messages",
+            )
+        )
+    cap = limits.max_completion_tokens
+    if request.max_tokens is not None and cap is not None and request.max_tokens.value > cap:
+        return Failure(
+            InvalidRequest(
+                f"max_tokens is {request.max_tokens.value}; this server allows at most {cap}",
+                param="max_tokens",
+                code="invalid_value",
+            )
+        )
+    return Success(None)
 
 
 def build_plan(
@@ -43,6 +83,16 @@ def build_plan(
     count = prompt.token_count
     if count == 0:
         return Failure(InvalidRequest("the prompt rendered to no tokens", param="messages"))
+    if limits.max_prompt_tokens is not None and count > limits.max_prompt_tokens:
+        # OpenAI's code for a prompt that does not fit, so clients that trim history on it work
+        return Failure(
+            InvalidRequest(
+                f"The prompt has {count} tokens; this server accepts at most "
+                f"{limits.max_prompt_tokens}. Please reduce the length of the messages.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        )
     room = limits.context_length - count
     if request.max_tokens is not None:
         wanted = request.max_tokens.value
@@ -52,7 +102,8 @@ def build_plan(
     else:
         if room < 1:
             return Failure(ContextLengthExceeded(count, 1, limits.context_length))
-        max_tokens = min(limits.default_max_tokens, room)
+        cap = limits.max_completion_tokens or limits.default_max_tokens
+        max_tokens = min(limits.default_max_tokens, cap, room)
     return Success(
         GenerationPlan(
             prompt=prompt.token_ids,

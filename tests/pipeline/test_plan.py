@@ -10,7 +10,7 @@ from mlxfn.domain.errors import ContextLengthExceeded, InvalidRequest
 from mlxfn.domain.messages import Conversation, UserMessage
 from mlxfn.domain.request import ChatRequest, SamplingParams
 from mlxfn.domain.values import MaxTokens, ModelName, Seed, Stop, Temperature
-from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan
+from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan, check_request_limits
 from mlxfn.pipeline.prompt import Prompt
 
 REQUEST = ChatRequest(model=ModelName("m"), conversation=Conversation((UserMessage("hi"),)))
@@ -80,3 +80,49 @@ def test_empty_prompt_is_invalid_request() -> None:
             pass
         case other:
             pytest.fail(f"expected InvalidRequest on messages, got {other!r}")
+
+
+# -- the server's own caps ----------------------------------------------------------------------
+
+CAPPED = attrs.evolve(LIMITS, max_completion_tokens=32, max_prompt_tokens=40, max_messages=3)
+
+
+def test_a_completion_over_the_cap_is_refused_naming_max_tokens() -> None:
+    assert check_request_limits(with_max_tokens(32), CAPPED).unwrap() is None
+    match check_request_limits(with_max_tokens(33), CAPPED):
+        case Failure(InvalidRequest(param="max_tokens", message=message)):
+            assert "at most 32" in message
+        case other:
+            pytest.fail(f"unexpected {other}")
+
+
+def test_too_many_messages_are_refused_before_any_template_runs() -> None:
+    three = Conversation((UserMessage("a"), UserMessage("b"), UserMessage("c")))
+    four = Conversation((*three.messages, UserMessage("d")))
+    assert check_request_limits(attrs.evolve(REQUEST, conversation=three), CAPPED).unwrap() is None
+    refused = check_request_limits(attrs.evolve(REQUEST, conversation=four), CAPPED)
+    assert refused == Failure(
+        InvalidRequest(
+            "messages has 4 messages; this server accepts at most 3",
+            param="messages",
+            code="too_many_messages",
+        )
+    )
+
+
+def test_a_prompt_over_the_servers_cap_says_context_length_exceeded() -> None:
+    assert build_plan(REQUEST, prompt_of(40), CAPPED).unwrap().max_tokens == 16
+    match build_plan(REQUEST, prompt_of(41), CAPPED):
+        case Failure(InvalidRequest(param="messages", code="context_length_exceeded")):
+            pass
+        case other:
+            pytest.fail(f"unexpected {other}")
+
+
+def test_the_default_completion_never_passes_the_cap() -> None:
+    limits = attrs.evolve(LIMITS, default_max_tokens=64, max_completion_tokens=20)
+    assert build_plan(REQUEST, prompt_of(3), limits).unwrap().max_tokens == 20
+
+
+def test_without_caps_only_the_context_limits() -> None:
+    assert check_request_limits(with_max_tokens(10_000), LIMITS).unwrap() is None

@@ -38,7 +38,7 @@ DEFAULT_PREFILL_STEP_BUSY = 64
 DEFAULT_PROMPT_CACHE_BYTES = 256 * 1024 * 1024
 DEFAULT_LONG_PROMPT = 1024
 
-__all__ = ["Engine", "EngineConfig", "Job", "start_engine"]
+__all__ = ["Engine", "EngineConfig", "EngineStats", "Job", "start_engine"]
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +53,18 @@ class EngineConfig:
     prefill_step_busy: int = DEFAULT_PREFILL_STEP_BUSY
     prompt_cache_bytes: int = DEFAULT_PROMPT_CACHE_BYTES
     long_prompt: int = DEFAULT_LONG_PROMPT
+
+
+@attrs.frozen(kw_only=True)
+class EngineStats:
+    """What the engine thread last published about itself, for ``/metrics``. Other threads
+    read this snapshot instead of calling MLX, whose state belongs to the engine thread."""
+
+    queued: int = 0
+    running: int = 0
+    active_memory_bytes: int = 0
+    peak_memory_bytes: int = 0
+    cache_memory_bytes: int = 0
 
 
 _STOP = object()
@@ -71,6 +83,7 @@ class Engine:
         self._loaded: Future[IOResult[LoadedModel, ModelLoadFailed]] = Future()
         self._closing = False
         self._stopped = threading.Event()
+        self._stats = EngineStats()
         self._thread = threading.Thread(target=self._run, name="mlxfn-engine", daemon=True)
 
     # -- on the caller's thread -------------------------------------------------------------
@@ -93,6 +106,12 @@ class Engine:
     @property
     def pending(self) -> int:
         return self._pending
+
+    @property
+    def stats(self) -> EngineStats:
+        """The last published snapshot; ``queued`` is what is pending beyond the running batch."""
+        published = self._stats
+        return attrs.evolve(published, queued=max(0, self._pending - published.running))
 
     def submit(self, plan: GenerationPlan, sink: Sink) -> IOResult[Job, ApiError]:
         """Queue a plan; ``Overloaded`` when the queue is full, ``Unavailable`` once stopped."""
@@ -148,6 +167,7 @@ class Engine:
         )
         try:
             while True:
+                self._publish(batch)  # after every step, and before waiting while idle
                 for item in self._take(block=batch.idle):
                     if item is _STOP:
                         batch.fail_all("the engine stopped")
@@ -195,6 +215,15 @@ class Engine:
             log.exception("a decode step failed; failing the %d requests in the batch", len(batch))
             batch.fail_all(f"{type(exc).__name__}: {exc}")
             batch.reset()
+
+    def _publish(self, batch: Batch) -> None:
+        # One attribute store: readers on other threads see the old snapshot or the new one.
+        self._stats = EngineStats(
+            running=len(batch),
+            active_memory_bytes=mx.get_active_memory(),
+            peak_memory_bytes=mx.get_peak_memory(),
+            cache_memory_bytes=mx.get_cache_memory(),
+        )
 
     def _finished(self, job: Job) -> None:
         self._release()

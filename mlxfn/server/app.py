@@ -11,7 +11,8 @@ from aiohttp import web
 from mlxfn.engine.thread import Engine
 from mlxfn.server import handlers
 from mlxfn.server.auth import require_api_key
-from mlxfn.server.keys import CONFIG, ENGINE, TOKENIZER_POOL, ServerConfig
+from mlxfn.server.keys import CONFIG, ENGINE, METRICS, TOKENIZER_POOL, ServerConfig
+from mlxfn.server.metrics import Metrics
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
 
 
@@ -31,6 +32,7 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     )
     app[ENGINE] = engine
     app[CONFIG] = config
+    app[METRICS] = Metrics(engine)
     app.cleanup_ctx.append(_tokenizer_pool)
     app.on_response_prepare.append(echo_request_id)
     routes = [
@@ -39,6 +41,8 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
         app.router.add_post("/v1/tokenize", handlers.tokenize),
         app.router.add_get("/health", handlers.health),
+        app.router.add_get("/metrics", handlers.metrics),
+        app.router.add_get("/openapi.json", handlers.openapi),
     ]
     if config.cors_origins:
         options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]

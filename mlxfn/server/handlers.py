@@ -14,6 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from returns.methods import unwrap_or_failure
 from returns.result import Failure, Result, Success
 
@@ -27,7 +28,9 @@ from mlxfn.pipeline.chat import check_model, plan_chat
 from mlxfn.pipeline.completion import assemble_completion
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
-from mlxfn.server.keys import ENGINE, TOKENIZER_POOL
+from mlxfn.server.keys import ENGINE, METRICS, TOKENIZER_POOL, TRACE
+from mlxfn.server.metrics import Trace
+from mlxfn.server.openapi import OPENAPI_DOCUMENT
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_chat
 from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
@@ -77,13 +80,17 @@ def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPl
 
 
 def _submit(
-    engine: Engine, plan: GenerationPlan
+    engine: Engine, plan: GenerationPlan, trace: Trace
 ) -> tuple[Result[Job, ApiError], asyncio.Queue[Event]]:
     events: asyncio.Queue[Event] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
+    def deliver(event: Event) -> None:  # on the event loop: the trace times every event
+        trace.observe(event)
+        events.put_nowait(event)
+
     def sink(event: Event) -> None:  # called on the engine thread
-        loop.call_soon_threadsafe(events.put_nowait, event)
+        loop.call_soon_threadsafe(deliver, event)
 
     return run_io(engine.submit(plan, sink)), events
 
@@ -91,7 +98,7 @@ def _submit(
 async def _generate(
     request: web.Request, engine: Engine, chat: ChatRequest, plan: GenerationPlan, model: str
 ) -> web.StreamResponse:
-    submitted, events = _submit(engine, plan)
+    submitted, events = _submit(engine, plan, request.get(TRACE) or Trace())
     match submitted:
         case Success(job):
             pass
@@ -143,6 +150,16 @@ async def health(request: web.Request) -> web.Response:
         "version": __version__,
     }
     return json_response(body, 200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' text format; engine gauges come from its published snapshot, not from MLX."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(_: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI_DOCUMENT, content_type="application/json")
 
 
 async def tokenize(request: web.Request) -> web.StreamResponse:

@@ -9,6 +9,7 @@ import attrs
 from aiohttp import web
 
 from mlxfn.engine.thread import Engine
+from mlxfn.server.metrics import Metrics, Trace
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -27,3 +28,5 @@ CONFIG: Final = web.AppKey("config", ServerConfig)
 # keep mutable state, and none of this is MLX work, so it does not belong on the engine thread.
 TOKENIZER_POOL: Final = web.AppKey("tokenizer_pool", ThreadPoolExecutor)
 REQUEST_ID: Final = web.RequestKey("request_id", str)
+METRICS: Final = web.AppKey("metrics", Metrics)
+TRACE: Final = web.RequestKey("trace", Trace)

@@ -18,7 +18,8 @@ from mlxfn.domain.errors import (
     MethodNotAllowed,
     RouteNotFound,
 )
-from mlxfn.server.keys import CONFIG, REQUEST_ID
+from mlxfn.server.keys import CONFIG, METRICS, REQUEST_ID, TRACE
+from mlxfn.server.metrics import UNMATCHED_ROUTE, Trace, build_record, render_access_line
 from mlxfn.server.responses import error_response
 
 log = logging.getLogger("mlxfn.access")
@@ -33,24 +34,39 @@ def request_id_of(request: web.Request) -> str:
 
 @web.middleware
 async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Honour a sane client ``X-Request-ID`` or make one; log one line per request."""
+    """Honour a sane client ``X-Request-ID`` or make one; record and log each request once."""
     given = request.headers.get("X-Request-ID", "")
     request[REQUEST_ID] = given if _CLIENT_ID.fullmatch(given) else f"req_{uuid.uuid4().hex}"
-    started = time.perf_counter()
+    request[TRACE] = trace = Trace()
     status = 499  # stays so if the client goes away mid-request
     try:
         response = await handler(request)
         status = response.status
         return response
-    finally:
-        log.info(
-            "%s %s %s %d %.1fms",
-            request[REQUEST_ID],
-            request.method,
-            request.path,
-            status,
-            (time.perf_counter() - started) * 1000,
-        )
+    finally:  # a stream has ended by now: its handler returns after the last event
+        _record(request, trace, status)
+
+
+def route_of(request: web.Request) -> str:
+    """The matched route's pattern (``/v1/models/{model_id}``), so labels stay few."""
+    resource = request.match_info.route.resource
+    return UNMATCHED_ROUTE if resource is None else resource.canonical
+
+
+def _record(request: web.Request, trace: Trace, status: int) -> None:
+    record = build_record(
+        trace,
+        request_id=request[REQUEST_ID],
+        method=request.method,
+        route=route_of(request),
+        path=request.path,
+        status=status,
+        ended=time.perf_counter(),
+    )
+    log.info("%s", render_access_line(record))
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.record(record)
 
 
 async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:

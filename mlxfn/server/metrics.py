@@ -1,0 +1,226 @@
+"""What each request did, recorded once as it ends: Prometheus metrics and the access log line.
+
+A ``Trace`` follows one request on the event loop (its generation's events pass through it);
+the middleware turns it into a frozen ``RequestRecord`` when the request ends, and both the
+access log and the metrics read that record. Engine gauges are read at scrape time from the
+engine's published ``EngineStats``, never from MLX on this thread.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import attrs
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from mlxfn.domain.events import Delta, Event, Finished, Usage
+from mlxfn.engine.thread import Engine
+
+UNMATCHED_ROUTE = "unmatched"  # every path no route matches shares one label value
+
+# Seconds, from a few milliseconds (a cached prompt on a tiny model) to minutes (a long CPU
+# generation).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+@attrs.define
+class Trace:
+    """When one request started and what its generation reported; mutated on the event loop only."""
+
+    started: float = attrs.field(factory=time.perf_counter)
+    first_output: float | None = None
+    finished: float | None = None
+    usage: Usage | None = None
+
+    def observe(self, event: Event) -> None:
+        """Note an engine event as it reaches the event loop."""
+        now = time.perf_counter()
+        match event:
+            case Delta():
+                if self.first_output is None:
+                    self.first_output = now
+            case Finished(usage=usage):
+                self.finished = now
+                self.usage = usage
+            case _:
+                pass
+
+
+@attrs.frozen(kw_only=True)
+class RequestRecord:
+    """One finished request, as the access log and the metrics see it."""
+
+    request_id: str
+    method: str
+    route: str
+    path: str
+    status: int
+    total_s: float
+    usage: Usage | None = None
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+
+
+def build_record(
+    trace: Trace, *, request_id: str, method: str, route: str, path: str, status: int, ended: float
+) -> RequestRecord:
+    """The record of a request that ended at ``ended`` (a ``time.perf_counter`` reading).
+
+    Time to first token is measured to the first output text; time per output token spreads
+    the rest of the generation over the tokens after the first.
+
+    >>> trace = Trace(started=1.0, first_output=1.5, finished=2.5, usage=Usage(10, 5))
+    >>> record = build_record(
+    ...     trace, request_id="r", method="POST", route="/c", path="/c", status=200, ended=3.0
+    ... )
+    >>> record.total_s, record.ttft_s, record.tpot_s
+    (2.0, 0.5, 0.25)
+    """
+    ttft = tpot = None
+    usage = trace.usage
+    if usage is not None and usage.completion_tokens > 0:
+        first = trace.first_output if trace.first_output is not None else trace.finished
+        ttft = None if first is None else first - trace.started
+        if first is not None and trace.finished is not None and usage.completion_tokens > 1:
+            tpot = (trace.finished - first) / (usage.completion_tokens - 1)
+    return RequestRecord(
+        request_id=request_id,
+        method=method,
+        route=route,
+        path=path,
+        status=status,
+        total_s=ended - trace.started,
+        usage=usage,
+        ttft_s=ttft,
+        tpot_s=tpot,
+    )
+
+
+_BARE = re.compile(r"[A-Za-z0-9._:/{}\-]+")
+
+
+def _value(raw: str) -> str:
+    # Client-chosen text (a path, a method) is quoted, so that it cannot forge fields or lines.
+    return raw if _BARE.fullmatch(raw) else orjson.dumps(raw).decode()
+
+
+def render_access_line(record: RequestRecord) -> str:
+    """One ``key=value`` line; token counts and timings appear when the request had them.
+
+    >>> render_access_line(RequestRecord(
+    ...     request_id="r1", method="GET", route="unmatched", path="/a b", status=404, total_s=0.002
+    ... ))
+    'id=r1 method=GET route=unmatched path="/a b" status=404 total_s=0.0020'
+    """
+    fields = [
+        f"id={_value(record.request_id)}",
+        f"method={_value(record.method)}",
+        f"route={_value(record.route)}",
+        f"path={_value(record.path)}",
+        f"status={record.status}",
+    ]
+    if record.usage is not None:
+        fields += [
+            f"prompt_tokens={record.usage.prompt_tokens}",
+            f"completion_tokens={record.usage.completion_tokens}",
+            f"cached_tokens={record.usage.cached_tokens}",
+        ]
+    if record.ttft_s is not None:
+        fields.append(f"ttft_s={record.ttft_s:.4f}")
+    if record.tpot_s is not None:
+        fields.append(f"tpot_s={record.tpot_s:.4f}")
+    fields.append(f"total_s={record.total_s:.4f}")
+    return " ".join(fields)
+
+
+class _EngineCollector(Collector):
+    """Gauges read when Prometheus scrapes, from the engine's last published snapshot."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._engine.stats
+        gauges = (
+            ("mlxfn_requests_queued", "Requests waiting to join the running batch", stats.queued),
+            ("mlxfn_sequences_running", "Sequences in the running batch", stats.running),
+            (
+                "mlxfn_mlx_active_memory_bytes",
+                "Memory MLX holds in live arrays: the model's weights and the KV caches",
+                stats.active_memory_bytes,
+            ),
+            (
+                "mlxfn_mlx_peak_memory_bytes",
+                "The most memory MLX has held in live arrays since the engine started",
+                stats.peak_memory_bytes,
+            ),
+            (
+                "mlxfn_mlx_cache_memory_bytes",
+                "Freed memory MLX keeps cached for reuse",
+                stats.cache_memory_bytes,
+            ),
+        )
+        for name, documentation, value in gauges:
+            yield GaugeMetricFamily(name, documentation, value=value)
+
+
+class Metrics:
+    """The app's metrics, in a registry of its own (a process may run many apps, as tests do)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mlxfn_requests",
+            "HTTP requests by route (its pattern, not the raw path) and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.prompt_tokens = Counter(
+            "mlxfn_prompt_tokens", "Prompt tokens of finished generations", registry=self.registry
+        )
+        self.completion_tokens = Counter(
+            "mlxfn_completion_tokens", "Tokens generated", registry=self.registry
+        )
+        self.cached_tokens = Counter(
+            "mlxfn_prefix_cache_hit_tokens",
+            "Prompt tokens whose KV state came from the prefix cache",
+            registry=self.registry,
+        )
+        self.time_to_first_token = Histogram(
+            "mlxfn_time_to_first_token_seconds",
+            "From the request's arrival to its first output text",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.time_per_output_token = Histogram(
+            "mlxfn_time_per_output_token_seconds",
+            "Decode time per generated token after the first",
+            buckets=TOKEN_BUCKETS,
+            registry=self.registry,
+        )
+        self.e2e_latency = Histogram(
+            "mlxfn_e2e_request_latency_seconds",
+            "From a generation request's arrival to its last byte",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_EngineCollector(engine))
+
+    def record(self, record: RequestRecord) -> None:
+        self.requests.labels(record.route, str(record.status)).inc()
+        if record.usage is None:
+            return
+        self.prompt_tokens.inc(record.usage.prompt_tokens)
+        self.completion_tokens.inc(record.usage.completion_tokens)
+        self.cached_tokens.inc(record.usage.cached_tokens)
+        self.e2e_latency.observe(record.total_s)
+        if record.ttft_s is not None:
+            self.time_to_first_token.observe(record.ttft_s)
+        if record.tpot_s is not None:
+            self.time_per_output_token.observe(record.tpot_s)

@@ -1,0 +1,410 @@
+"""The OpenAPI 3.1 document of mlxfn's own API, served at ``/openapi.json``.
+
+Request schemas are derived from the wire bodies (``ChatBody``, ``TokenizeBody``), so a field
+added there appears here; the ranges that ``wire/requests.py`` checks are laid over them.
+Response schemas are written out: they are what ``wire/responses.py`` renders.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Final, Union
+
+import attrs
+
+from mlxfn import __version__
+from mlxfn.domain.values import INT64_MAX
+from mlxfn.wire.bodies import ROLE_OF_BODY, ChatBody, TokenizeBody
+from mlxfn.wire.codec import encode_json
+
+JSON = dict[str, Any]
+
+_REF = "#/components/schemas/"
+_NULL: Final[JSON] = {"type": "null"}
+_PRIMITIVES: Final[dict[object, JSON]] = {
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    type(None): _NULL,
+    Any: {},
+}
+
+# What wire/requests.py and the domain values check beyond the types (applied to the non-null
+# branch of a nullable field).
+_CHAT_RANGES: Final[dict[str, JSON]] = {
+    "model": {"minLength": 1, "pattern": r"\S", "description": "the served model's id"},
+    "messages": {"minItems": 1},
+    "temperature": {"minimum": 0, "maximum": 2, "description": "0 means greedy decoding"},
+    "top_p": {"exclusiveMinimum": 0, "maximum": 1},
+    "top_k": {"minimum": 1, "maximum": INT64_MAX, "description": "an mlxfn extension"},
+    "min_p": {"minimum": 0, "maximum": 1, "description": "an mlxfn extension"},
+    "max_tokens": {"minimum": 1, "maximum": INT64_MAX},
+    "max_completion_tokens": {
+        "minimum": 1,
+        "maximum": INT64_MAX,
+        "description": "supersedes max_tokens when both are sent",
+    },
+    "seed": {"minimum": -(2**63), "maximum": INT64_MAX},
+}
+_CHAT_DESCRIPTION = (
+    "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (n > 1, penalties, "
+    "logit_bias, logprobs, tools, response formats other than text, audio, ...) are accepted "
+    "at their harmless values (null, the default, empty) and otherwise rejected with a 400 "
+    "whose param names the field. Fields nobody defines are ignored."
+)
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (Union, types.UnionType) and type(None) in args:
+        rest = tuple(arg for arg in args if arg is not type(None))
+        return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007  a runtime union
+    return tp, False
+
+
+class _Schemas:
+    """Turns wire types into JSON Schema, collecting one component per attrs class."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, JSON] = {}
+
+    def of(self, tp: Any) -> JSON:
+        if tp in _PRIMITIVES:
+            return dict(_PRIMITIVES[tp])
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin in (Union, types.UnionType):
+            inner, nullable = _unwrap_optional(tp)
+            if nullable:
+                return {"anyOf": [self.of(inner), _NULL]}
+            return {"anyOf": [self.of(arg) for arg in args]}
+        if origin is tuple:
+            return {"type": "array", "items": self.of(args[0])}
+        if origin is dict:
+            return {"type": "object", "additionalProperties": self.of(args[1])}
+        if attrs.has(tp):
+            return self.component(tp)
+        raise TypeError(f"no JSON Schema for {tp!r}")
+
+    def component(self, cls: type[Any], ranges: dict[str, JSON] | None = None) -> JSON:
+        name = cls.__name__
+        if name not in self.components:
+            self.components[name] = {}  # claimed first, so that a cycle would end here
+            self.components[name] = self._object(cls, ranges or {})
+        return {"$ref": _REF + name}
+
+    def _object(self, cls: type[Any], ranges: dict[str, JSON]) -> JSON:
+        hints = typing.get_type_hints(cls)
+        properties: JSON = {}
+        required: list[str] = []
+        role = ROLE_OF_BODY.get(cls)
+        if role is not None:  # a message body: its role is the tag that picks the class
+            properties["role"] = {"const": role}
+            required.append("role")
+        for field in attrs.fields(cls):
+            inner, nullable = _unwrap_optional(hints[field.name])
+            schema = {**self.of(inner), **ranges.get(field.name, {})}
+            properties[field.name] = {"anyOf": [schema, _NULL]} if nullable else schema
+            if field.default is attrs.NOTHING:
+                required.append(field.name)
+        schema = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        return schema
+
+
+def _error_schema() -> JSON:
+    nullable_string = {"type": ["string", "null"]}
+    error = {
+        "type": "object",
+        "properties": {
+            "message": {"type": "string"},
+            "type": {"type": "string"},
+            "param": nullable_string,
+            "code": nullable_string,
+        },
+        "required": ["message", "type", "param", "code"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"error": error},
+        "required": ["error"],
+        "additionalProperties": False,
+    }
+
+
+def _usage_schema() -> JSON:
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "properties": {
+            "prompt_tokens": count,
+            "completion_tokens": count,
+            "total_tokens": count,
+            "prompt_tokens_details": {
+                "type": "object",
+                "properties": {"cached_tokens": count},
+                "required": ["cached_tokens"],
+            },
+        },
+        "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+    }
+
+
+_FINISH_REASON: Final[JSON] = {"enum": ["stop", "length"]}
+
+
+def _completion_schema() -> JSON:
+    message = {
+        "type": "object",
+        "properties": {
+            "role": {"const": "assistant"},
+            "content": {"type": ["string", "null"]},
+            "refusal": _NULL,
+        },
+        "required": ["role", "content"],
+    }
+    choice = {
+        "type": "object",
+        "properties": {
+            "index": {"type": "integer"},
+            "message": message,
+            "logprobs": _NULL,
+            "finish_reason": _FINISH_REASON,
+        },
+        "required": ["index", "message", "finish_reason"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": choice, "minItems": 1, "maxItems": 1},
+            "usage": {"$ref": _REF + "Usage"},
+        },
+        "required": ["id", "object", "created", "model", "choices", "usage"],
+    }
+
+
+def _chunk_schema() -> JSON:
+    delta = {
+        "type": "object",
+        "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
+    }
+    choice = {
+        "type": "object",
+        "properties": {
+            "index": {"type": "integer"},
+            "delta": delta,
+            "logprobs": _NULL,
+            "finish_reason": {"anyOf": [_FINISH_REASON, _NULL]},
+        },
+        "required": ["index", "delta", "finish_reason"],
+    }
+    return {
+        "type": "object",
+        "description": "one server-sent event's data; the stream ends with 'data: [DONE]'",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion.chunk"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": choice, "maxItems": 1},
+            "usage": {"anyOf": [{"$ref": _REF + "Usage"}, _NULL]},
+        },
+        "required": ["id", "object", "created", "model", "choices"],
+    }
+
+
+def _model_schema() -> JSON:
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "model"},
+            "created": {"type": "integer"},
+            "owned_by": {"type": "string"},
+        },
+        "required": ["id", "object", "created", "owned_by"],
+    }
+
+
+def _response_schemas() -> dict[str, JSON]:
+    return {
+        "ErrorResponse": _error_schema(),
+        "Usage": _usage_schema(),
+        "ChatCompletion": _completion_schema(),
+        "ChatCompletionChunk": _chunk_schema(),
+        "Model": _model_schema(),
+        "ModelList": {
+            "type": "object",
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": {"$ref": _REF + "Model"}},
+            },
+            "required": ["object", "data"],
+        },
+        "TokenCount": {
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer", "minimum": 0},
+                "max_model_len": {"type": "integer", "minimum": 1},
+                "tokens": {"type": "array", "items": {"type": "integer"}},
+            },
+            "required": ["count", "max_model_len", "tokens"],
+        },
+        "Health": {
+            "type": "object",
+            "properties": {
+                "status": {"enum": ["healthy", "unhealthy"]},
+                "model": {"type": "string"},
+                "version": {"type": "string"},
+            },
+            "required": ["status", "model", "version"],
+        },
+    }
+
+
+_ERROR_WHY: Final[dict[int, str]] = {
+    400: "invalid request, or prompt plus completion longer than the context",
+    401: "a missing or wrong API key (only when the server has keys)",
+    404: "the model is not served here",
+    413: "the body is larger than the server's limit",
+    429: "the queue is full; retry after Retry-After seconds",
+    500: "an internal error; details go to the server's log only",
+    503: "the engine has stopped",
+}
+
+
+def _json(ref: str) -> JSON:
+    return {"application/json": {"schema": {"$ref": _REF + ref}}}
+
+
+def _errors(*statuses: int) -> JSON:
+    return {
+        str(status): {"description": _ERROR_WHY[status], "content": _json("ErrorResponse")}
+        for status in statuses
+    }
+
+
+def _operation(
+    summary: str, responses: JSON, *, request: str | None = None, protected: bool = False
+) -> JSON:
+    operation: JSON = {"summary": summary, "operationId": summary.lower().replace(" ", "_")}
+    if request is not None:
+        operation["requestBody"] = {"required": True, "content": _json(request)}
+    operation["responses"] = responses
+    if protected:  # Bearer only when the server was started with API keys
+        operation["security"] = [{}, {"bearer": []}]
+    return operation
+
+
+def _paths() -> JSON:
+    chat_ok = {
+        "description": "a completion, or ChatCompletionChunk server-sent events if stream is true",
+        "content": {
+            **_json("ChatCompletion"),
+            "text/event-stream": {"schema": {"type": "string"}},
+        },
+    }
+    return {
+        "/v1/chat/completions": {
+            "post": _operation(
+                "Create chat completion",
+                {"200": chat_ok, **_errors(400, 401, 404, 413, 429, 500, 503)},
+                request="ChatBody",
+                protected=True,
+            )
+        },
+        "/v1/models": {
+            "get": _operation(
+                "List models",
+                {"200": {"description": "the served model", "content": _json("ModelList")}}
+                | _errors(401),
+                protected=True,
+            )
+        },
+        "/v1/models/{model_id}": {
+            "parameters": [
+                {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": _operation(
+                "Retrieve model",
+                {"200": {"description": "the served model", "content": _json("Model")}}
+                | _errors(401, 404),
+                protected=True,
+            ),
+        },
+        "/v1/tokenize": {
+            "post": _operation(
+                "Tokenize",
+                {"200": {"description": "the token ids", "content": _json("TokenCount")}}
+                | _errors(400, 401, 404, 413, 500),
+                request="TokenizeBody",
+                protected=True,
+            )
+        },
+        "/health": {
+            "get": _operation(
+                "Health",
+                {
+                    "200": {"description": "serving", "content": _json("Health")},
+                    "503": {"description": "the engine has stopped", "content": _json("Health")},
+                },
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "Metrics",
+                {
+                    "200": {
+                        "description": "Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "OpenAPI document",
+                {"200": {"description": "this document", "content": {"application/json": {}}}},
+            )
+        },
+    }
+
+
+def build_openapi() -> JSON:
+    """The whole document, as a JSON-ready dict.
+
+    >>> document = build_openapi()
+    >>> document["openapi"], sorted(document["paths"])[:2]
+    ('3.1.0', ['/health', '/metrics'])
+    """
+    schemas = _Schemas()
+    chat = schemas.component(ChatBody, _CHAT_RANGES)["$ref"]
+    schemas.components[chat.removeprefix(_REF)]["description"] = _CHAT_DESCRIPTION
+    tokenize = schemas.component(TokenizeBody)["$ref"]
+    schemas.components[tokenize.removeprefix(_REF)]["description"] = (
+        "send exactly one of text or messages; messages are counted as the chat template "
+        "renders them for generation"
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mlxfn",
+            "version": __version__,
+            "description": "An OpenAI-compatible chat completions server on MLX.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": {**schemas.components, **_response_schemas()},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+OPENAPI_DOCUMENT: Final = encode_json(build_openapi())  # built once; the handler serves bytes

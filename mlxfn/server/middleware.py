@@ -8,6 +8,7 @@ import time
 import uuid
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from mlxfn.domain.errors import (
@@ -86,6 +87,13 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:
             return InvalidRequest(exc.reason or "bad request")
 
 
+def _payload_error(exc: web.RequestPayloadError) -> ApiError:
+    """A body that aiohttp cannot read, such as one that is not in its Content-Encoding."""
+    cause = exc.__cause__
+    detail = cause.message if isinstance(cause, HttpProcessingError) else "it is malformed"
+    return InvalidRequest(f"the request body could not be read: {detail}")
+
+
 @web.middleware
 async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """aiohttp's own 404/405/413 and any escaped exception get the OpenAI error body."""
@@ -99,6 +107,8 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if "Allow" in exc.headers:  # a 405 must say which methods are allowed
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except web.RequestPayloadError as exc:  # the body cannot be read: the client's fault
+        return error_response(_payload_error(exc))
     except Exception:  # noqa: BLE001  the last line of defence: a 500 in OpenAI's shape, logged
         error_log.exception("request %s failed", request_id_of(request))
         return error_response(EngineFailed("unhandled exception"))

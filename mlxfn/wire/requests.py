@@ -221,13 +221,20 @@ def _text_of(content: Content, param: str) -> Result[str, ApiError]:
         return Success(content)
     texts: list[str] = []
     for index, part in enumerate(content):
-        text = part.refusal if part.type == "refusal" else part.text
-        if part.type not in ("text", "refusal") or text is None:
+        where = f"{param}.content[{index}]"
+        if part.type not in ("text", "refusal"):
             return Failure(
                 InvalidRequest(
                     f"content part type {part.type!r} is not supported; this server "
                     "accepts text parts only",
-                    param=f"{param}.content[{index}].type",
+                    param=f"{where}.type",
+                )
+            )
+        text = part.refusal if part.type == "refusal" else part.text
+        if text is None:  # the field a part of this type carries its text in
+            return Failure(
+                InvalidRequest(
+                    f"a {part.type} part needs its {part.type}", param=f"{where}.{part.type}"
                 )
             )
         texts.append(text)

@@ -388,13 +388,21 @@ def test_function_role_is_rejected_by_name() -> None:
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
         {"type": "input_audio", "input_audio": {"data": "", "format": "wav"}},
         {"type": "file", "file": {"file_id": "f"}},
-        {"type": "text"},
     ],
     ids=lambda p: p["type"],
 )
 def test_non_text_content_part(part: JSON) -> None:
     err = rejected(body(messages=[{"role": "user", "content": [part]}]))
     assert err.param == "messages[0].content[0].type"
+
+
+@pytest.mark.parametrize("kind", ["text", "refusal"])
+def test_a_text_part_without_its_text_names_the_missing_field(kind: str) -> None:
+    # Found by schemathesis: this used to say that type 'text' is not supported.
+    for part in ({"type": kind}, {"type": kind, kind: None}):
+        err = rejected(body(messages=[{"role": "assistant", "content": [part]}]))
+        assert err.param == f"messages[0].content[0].{kind}"
+        assert err.message == f"a {kind} part needs its {kind}"
 
 
 def test_non_text_part_after_text_names_its_index() -> None:

@@ -21,6 +21,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    TimedOut,
     Unauthorized,
     Unavailable,
 )
@@ -151,6 +152,7 @@ api_errors: st.SearchStrategy[ApiError] = st.one_of(
     st.builds(MethodNotAllowed, texts, texts),
     st.builds(BodyTooLarge, counts),
     st.builds(Unavailable, texts),
+    st.builds(TimedOut, st.sampled_from(["queue", "total"]), st.floats(0, 1e6)),
     st.builds(EngineFailed, texts),
 )
 

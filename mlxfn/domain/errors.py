@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Literal, assert_never
 
 import attrs
 
@@ -67,6 +67,14 @@ class Unavailable:
 
 
 @attrs.frozen
+class TimedOut:
+    """A deadline passed: waiting for a batch slot (``queue``) or for the whole answer."""
+
+    stage: Literal["queue", "total"]
+    seconds: float
+
+
+@attrs.frozen
 class EngineFailed:
     """Our fault. ``detail`` goes to the log only; clients get a generic message."""
 
@@ -83,8 +91,12 @@ ApiError = (
     | MethodNotAllowed
     | BodyTooLarge
     | Unavailable
+    | TimedOut
     | EngineFailed
 )
+
+# How a generation that has started can end other than by finishing.
+GenerationError = EngineFailed | TimedOut | Unavailable
 
 
 def error_status(err: ApiError) -> int:
@@ -108,7 +120,7 @@ def error_status(err: ApiError) -> int:
             return 429
         case EngineFailed():
             return 500
-        case Unavailable():
+        case Unavailable() | TimedOut():
             return 503
         case _:
             assert_never(err)

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from mlxfn.domain.errors import EngineFailed
+from mlxfn.domain.errors import GenerationError
 
 FinishReason = Literal["stop", "length"]
 
@@ -37,7 +37,7 @@ class Finished:
 
 @attrs.frozen
 class Failed:
-    error: EngineFailed
+    error: GenerationError
 
 
 Event = Delta | Finished | Failed

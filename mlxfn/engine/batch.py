@@ -20,6 +20,7 @@ import mlx.core as mx
 from mlx_lm.generate import BatchGenerator
 from mlx_lm.models.cache import LRUPromptCache, can_trim_prompt_cache, trim_prompt_cache
 
+from mlxfn.domain.errors import GenerationError
 from mlxfn.engine.job import Job
 from mlxfn.engine.loader import LoadedModel
 from mlxfn.engine.sampling import make_logits_processors, make_sampler
@@ -98,12 +99,22 @@ class Batch:
         return cache, list(rest)
 
     def drop_cancelled(self) -> None:
+        """Free the slots of requests whose clients went away."""
+        self._drop(lambda job: job.cancelled)
+
+    def drop_expired(self, now: float) -> list[Job]:
+        """Free the slots of requests past their deadline, and return them to be told."""
+        return self._drop(lambda job: job.expired(now))
+
+    def _drop(self, leaving: Callable[[Job], bool]) -> list[Job]:
+        dropped: list[Job] = []
         for lane in self.lanes:
-            gone = [uid for uid, (member, _) in lane.members.items() if member.cancelled]
+            gone = [uid for uid, (job, _) in lane.members.items() if leaving(job)]
             if gone:
                 lane.generator.remove(gone)
                 for uid in gone:
-                    self._done(lane, uid)
+                    dropped.append(self._done(lane, uid))
+        return dropped
 
     def step(self) -> None:
         """One decode step for every running sequence (and one prefill chunk, if any waits)."""
@@ -146,17 +157,16 @@ class Batch:
         if stream.final is not None:
             stream.sink(stream.final)
 
-    def _done(self, lane: _Lane, uid: int) -> None:
+    def _done(self, lane: _Lane, uid: int) -> Job:
         member, _ = lane.members.pop(uid)
         self.on_done(member)
+        return member
 
-    def fail_all(self, why: str) -> None:
+    def fail_all(self, error: GenerationError) -> None:
         """Fail every member: its slot is freed, then its client told."""
         for lane in self.lanes:
             for uid in list(lane.members):
-                job, _ = lane.members[uid]
-                self._done(lane, uid)
-                job.fail(why)
+                self._done(lane, uid).fail(error)
 
     def reset(self) -> None:
         """Start over with empty generators, after an MLX error left them in an unknown state."""

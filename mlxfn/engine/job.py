@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from mlxfn.domain.errors import EngineFailed
+from mlxfn.domain.errors import GenerationError
 from mlxfn.domain.events import Event, Failed
 from mlxfn.pipeline.plan import GenerationPlan
 
@@ -16,18 +16,34 @@ log = logging.getLogger(__name__)
 
 
 class Job:
-    """A plan and where its events go; ``cancel`` frees its batch slot before the next step."""
+    """A plan and where its events go; ``cancel`` frees its batch slot before the next step.
 
-    def __init__(self, job_id: int, plan: GenerationPlan, sink: Sink) -> None:
+    ``kv_bytes`` is the KV cache its prompt and longest completion can take; ``start_by`` and
+    ``end_by`` are its deadlines on the ``time.monotonic`` clock (None: none).
+    """
+
+    def __init__(
+        self,
+        job_id: int,
+        plan: GenerationPlan,
+        sink: Sink,
+        *,
+        kv_bytes: int = 0,
+        start_by: float | None = None,
+        end_by: float | None = None,
+    ) -> None:
         self.id = job_id
         self.plan = plan
         self.sink = sink
+        self.kv_bytes = kv_bytes
+        self.start_by = start_by
+        self.end_by = end_by
         self._cancelled = threading.Event()
 
-    def fail(self, why: str) -> None:
+    def fail(self, error: GenerationError) -> None:
         """Tell the client its generation failed; a client that is gone cannot be told."""
         try:
-            self.sink(Failed(EngineFailed(why)))
+            self.sink(Failed(error))
         except Exception:  # noqa: BLE001  the client is gone; nothing left to tell
             log.debug("could not tell generation %d that it failed", self.id)
 
@@ -37,3 +53,6 @@ class Job:
     @property
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
+
+    def expired(self, now: float) -> bool:
+        return self.end_by is not None and now > self.end_by

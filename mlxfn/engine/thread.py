@@ -13,6 +13,8 @@ import itertools
 import logging
 import queue
 import threading
+import time
+from collections import deque
 from concurrent.futures import Future
 
 import attrs
@@ -20,12 +22,25 @@ import mlx.core as mx
 from returns.io import IOFailure, IOResult, IOSuccess
 from returns.result import Success
 
-from mlxfn.domain.errors import ApiError, Overloaded, Unavailable
+from mlxfn.domain.errors import (
+    ApiError,
+    EngineFailed,
+    GenerationError,
+    InvalidRequest,
+    Overloaded,
+    TimedOut,
+    Unavailable,
+)
 from mlxfn.effects import run_io
 from mlxfn.engine.batch import Batch
 from mlxfn.engine.job import Job, Sink
 from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model
-from mlxfn.engine.memory import map_large_buffers_directly, release_free_heap
+from mlxfn.engine.memory import (
+    available_memory_bytes,
+    kv_bytes_per_token,
+    map_large_buffers_directly,
+    release_free_heap,
+)
 from mlxfn.pipeline.plan import GenerationPlan, Limits
 
 log = logging.getLogger(__name__)
@@ -37,17 +52,30 @@ DEFAULT_PREFILL_STEP = 512
 DEFAULT_PREFILL_STEP_BUSY = 64
 DEFAULT_PROMPT_CACHE_BYTES = 256 * 1024 * 1024
 DEFAULT_LONG_PROMPT = 1024
+# Of the memory the system reports available once the model is loaded, the share that KV
+# caches of running requests may take; the rest is headroom for activations and the heap.
+MEMORY_BUDGET_SHARE = 0.8
 
 __all__ = ["Engine", "EngineConfig", "EngineStats", "Job", "start_engine"]
 
 
 @attrs.frozen(kw_only=True)
 class EngineConfig:
-    """Scheduling limits. ``max_pending`` counts queued and running requests together;
-    prompts of ``long_prompt`` tokens or more decode in a batch of their own (``batch.py``)."""
+    """Scheduling limits. ``max_pending`` counts queued and running requests together, and
+    ``max_pending_tokens`` their prompt tokens; prompts of ``long_prompt`` tokens or more decode
+    in a batch of their own (``batch.py``). ``memory_budget_bytes`` bounds the KV cache that
+    running requests may need at their longest (None: a share of what the system has free).
+    Timeouts are in seconds; None means no limit. The three request caps go to ``Limits``."""
 
     max_pending: int = DEFAULT_MAX_PENDING
+    max_pending_tokens: int | None = None
     default_max_tokens: int = DEFAULT_MAX_TOKENS
+    max_completion_tokens: int | None = None
+    max_prompt_tokens: int | None = None
+    max_messages: int | None = None
+    queue_timeout: float | None = None
+    request_timeout: float | None = None
+    memory_budget_bytes: int | None = None
     max_batch: int = DEFAULT_MAX_BATCH
     prefill_step: int = DEFAULT_PREFILL_STEP
     prefill_step_busy: int = DEFAULT_PREFILL_STEP_BUSY
@@ -78,7 +106,12 @@ class Engine:
         self.config = config
         self._inbox: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
         self._pending = 0
+        self._pending_tokens = 0
         self._pending_lock = threading.Lock()
+        self._waiting: deque[Job] = deque()  # taken from the inbox, not yet in the batch
+        self._reserved_kv = 0  # bytes the admitted requests' KV caches can grow to
+        self.kv_bytes_per_token = 0  # measured on the engine thread once the model is loaded
+        self.memory_budget = 0  # bytes; see EngineConfig
         self._ids = itertools.count(1)
         self._loaded: Future[IOResult[LoadedModel, ModelLoadFailed]] = Future()
         self._closing = False
@@ -97,6 +130,9 @@ class Engine:
         return Limits(
             context_length=self.loaded.context_length,
             default_max_tokens=self.config.default_max_tokens,
+            max_completion_tokens=self.config.max_completion_tokens,
+            max_prompt_tokens=self.config.max_prompt_tokens,
+            max_messages=self.config.max_messages,
         )
 
     @property
@@ -114,15 +150,40 @@ class Engine:
         return attrs.evolve(published, queued=max(0, self._pending - published.running))
 
     def submit(self, plan: GenerationPlan, sink: Sink) -> IOResult[Job, ApiError]:
-        """Queue a plan; ``Overloaded`` when the queue is full, ``Unavailable`` once stopped."""
+        """Queue a plan; ``Overloaded`` when the queue is full (in requests or prompt tokens),
+        ``InvalidRequest`` when its KV cache could never fit the memory budget, ``Unavailable``
+        once stopped."""
+        kv_bytes = (len(plan.prompt) + plan.max_tokens) * self.kv_bytes_per_token
+        if kv_bytes > self.memory_budget:
+            return IOFailure(
+                InvalidRequest(
+                    f"This request could need {kv_bytes / 2**20:.0f} MiB of KV cache (prompt "
+                    f"plus max_tokens), more than this server's budget of "
+                    f"{self.memory_budget / 2**20:.0f} MiB; lower max_tokens or the prompt",
+                    param="max_tokens",
+                    code="request_too_large",
+                )
+            )
+        config, tokens, now = self.config, len(plan.prompt), time.monotonic()
         # Under the lock, so that no job can be queued behind the engine's last look at the queue.
         with self._pending_lock:
             if not self.alive:
                 return IOFailure(Unavailable("the engine is not running"))
-            if self._pending >= self.config.max_pending:
+            if self._pending >= config.max_pending:
+                return IOFailure(Overloaded(self._pending))
+            token_cap = config.max_pending_tokens
+            if self._pending and token_cap and self._pending_tokens + tokens > token_cap:
                 return IOFailure(Overloaded(self._pending))
             self._pending += 1
-            job = Job(next(self._ids), plan, sink)
+            self._pending_tokens += tokens
+            job = Job(
+                next(self._ids),
+                plan,
+                sink,
+                kv_bytes=kv_bytes,
+                start_by=None if config.queue_timeout is None else now + config.queue_timeout,
+                end_by=None if config.request_timeout is None else now + config.request_timeout,
+            )
             self._inbox.put(job)
         return IOSuccess(job)
 
@@ -139,7 +200,7 @@ class Engine:
     def _run(self) -> None:
         map_large_buffers_directly()
         try:
-            loaded = load_model(self.spec)
+            loaded = load_model(self.spec).map(self._measure)
         except Exception as exc:  # noqa: BLE001  whatever a loader raises, start_engine must answer
             loaded = IOFailure(ModelLoadFailed(self.spec.source, f"{type(exc).__name__}: {exc}"))
         self._loaded.set_result(loaded)
@@ -155,6 +216,23 @@ class Engine:
         # is never torn down, so the process exits cleanly.
         threading.Event().wait()
 
+    def _measure(self, loaded: LoadedModel) -> LoadedModel:
+        """Settle what admission needs, before the first request can arrive."""
+        self.kv_bytes_per_token = kv_bytes_per_token(loaded.model)
+        budget = self.config.memory_budget_bytes
+        if budget is None:
+            free = available_memory_bytes()
+            budget = 2**62 if free is None else int(free * MEMORY_BUDGET_SHARE)
+            budget -= self.config.prompt_cache_bytes
+        self.memory_budget = max(budget, 0)
+        log.info(
+            "KV cache: %d bytes per token; budget %.0f MiB (%d tokens of context in flight)",
+            self.kv_bytes_per_token,
+            self.memory_budget / 2**20,
+            self.memory_budget // self.kv_bytes_per_token,
+        )
+        return loaded
+
     def _serve(self, loaded: LoadedModel) -> None:
         batch = Batch(
             loaded,
@@ -168,25 +246,29 @@ class Engine:
         try:
             while True:
                 self._publish(batch)  # after every step, and before waiting while idle
-                for item in self._take(block=batch.idle):
+                for item in self._take(block=batch.idle and not self._waiting):
                     if item is _STOP:
-                        batch.fail_all("the engine stopped")
-                        self._fail_queued()
+                        stopping = Unavailable("the server is shutting down")
+                        batch.fail_all(stopping)
+                        self._fail_queued(stopping)
                         batch.close()
                         return
                     if isinstance(item, Job):
-                        self._admit(batch, item)
+                        self._waiting.append(item)
+                self._admit_waiting(batch)
                 batch.drop_cancelled()
+                for job in batch.drop_expired(time.monotonic()):
+                    job.fail(TimedOut("total", self.config.request_timeout or 0.0))
                 if not batch.idle:
                     self._step(batch)
-                elif self._inbox.empty():
+                elif self._inbox.empty() and not self._waiting:
                     settle()
         except Exception:  # a bug in the loop itself: nobody may wait forever on a dead engine
             log.exception("the engine loop failed; failing every request")
             with self._pending_lock:
                 self._closing = True
-            batch.fail_all("the engine failed")
-            self._fail_queued()
+            batch.fail_all(EngineFailed("the engine failed"))
+            self._fail_queued(EngineFailed("the engine failed"))
 
     def _take(self, *, block: bool) -> list[Job | object]:
         items: list[Job | object] = []
@@ -198,22 +280,39 @@ class Engine:
             except queue.Empty:
                 return items
 
+    def _admit_waiting(self, batch: Batch) -> None:
+        """Move waiting requests into the batch in arrival order, while their KV caches fit
+        the memory budget (one always fits an idle batch); drop those cancelled or too late."""
+        now = time.monotonic()
+        late = [job for job in self._waiting if job.start_by is not None and now > job.start_by]
+        for job in late:
+            self._waiting.remove(job)
+            self._tell(job, TimedOut("queue", self.config.queue_timeout or 0.0))
+        while self._waiting:
+            job = self._waiting[0]
+            if job.cancelled:
+                self._waiting.popleft()
+                self._release(job)
+                continue
+            if not batch.idle and self._reserved_kv + job.kv_bytes > self.memory_budget:
+                return  # it waits for running requests to finish
+            self._waiting.popleft()
+            self._admit(batch, job)
+
     def _admit(self, batch: Batch, job: Job) -> None:
-        if job.cancelled:
-            self._release()
-            return
+        self._reserved_kv += job.kv_bytes
         try:
             batch.admit(job)
         except Exception as exc:
             log.exception("could not start generation %d", job.id)
-            self._tell(job, f"{type(exc).__name__}: {exc}")
+            self._tell(job, EngineFailed(f"{type(exc).__name__}: {exc}"), admitted=True)
 
     def _step(self, batch: Batch) -> None:
         try:
             batch.step()
         except Exception as exc:
             log.exception("a decode step failed; failing the %d requests in the batch", len(batch))
-            batch.fail_all(f"{type(exc).__name__}: {exc}")
+            batch.fail_all(EngineFailed(f"{type(exc).__name__}: {exc}"))
             batch.reset()
 
     def _publish(self, batch: Batch) -> None:
@@ -226,20 +325,25 @@ class Engine:
         )
 
     def _finished(self, job: Job) -> None:
-        self._release()
+        self._release(job, admitted=True)
 
-    def _fail_queued(self) -> None:
-        for item in self._take(block=False):
+    def _fail_queued(self, error: GenerationError) -> None:
+        queued = [*self._waiting, *self._take(block=False)]
+        self._waiting.clear()
+        for item in queued:
             if isinstance(item, Job):
-                self._tell(item, "the engine stopped")
+                self._tell(item, error)
 
-    def _tell(self, job: Job, why: str) -> None:
-        self._release()
-        job.fail(why)
+    def _tell(self, job: Job, error: GenerationError, *, admitted: bool = False) -> None:
+        self._release(job, admitted=admitted)
+        job.fail(error)
 
-    def _release(self) -> None:
+    def _release(self, job: Job, *, admitted: bool = False) -> None:
+        if admitted:
+            self._reserved_kv -= job.kv_bytes
         with self._pending_lock:
             self._pending -= 1
+            self._pending_tokens -= len(job.plan.prompt)
 
 
 def settle() -> None:

@@ -16,6 +16,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    TimedOut,
     Unauthorized,
     Unavailable,
 )
@@ -95,6 +96,20 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
             )
         case Unavailable(reason=reason):
             return f"Service unavailable: {reason}", "server_error", None, "service_unavailable"
+        case TimedOut(stage="queue", seconds=seconds):
+            return (
+                f"The request waited over {seconds:g} s for a free slot; retry shortly",
+                "server_error",
+                None,
+                "timeout",
+            )
+        case TimedOut(seconds=seconds):
+            return (
+                f"The request took longer than this server's limit of {seconds:g} s",
+                "server_error",
+                None,
+                "timeout",
+            )
         case EngineFailed():
             return (
                 "The server had an error while processing your request",

@@ -16,6 +16,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    TimedOut,
     Unauthorized,
     Unavailable,
     error_status,
@@ -35,6 +36,8 @@ STATUS_OF: list[tuple[ApiError, int]] = [
     (Overloaded(8), 429),
     (EngineFailed("CUDA fell over"), 500),
     (Unavailable("shutting down"), 503),
+    (TimedOut("queue", 30.0), 503),
+    (TimedOut("total", 600.0), 503),
 ]
 
 

@@ -16,6 +16,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     Overloaded,
     RouteNotFound,
+    TimedOut,
     Unauthorized,
     Unavailable,
 )
@@ -50,6 +51,8 @@ ERRORS: list[ApiError] = [
     MethodNotAllowed("PUT", "/v1/models"),
     BodyTooLarge(1024),
     Unavailable("shutting down"),
+    TimedOut("queue", 30.0),
+    TimedOut("total", 600.0),
     EngineFailed("secret stack trace"),
 ]
 

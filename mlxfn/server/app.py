@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,8 @@ from aiohttp import web
 from mlxfn.engine.thread import Engine
 from mlxfn.server import handlers
 from mlxfn.server.auth import require_api_key
-from mlxfn.server.keys import CONFIG, ENGINE, METRICS, TOKENIZER_POOL, ServerConfig
+from mlxfn.server.drain import refuse_while_draining
+from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, METRICS, TOKENIZER_POOL, ServerConfig
 from mlxfn.server.metrics import Metrics
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
 
@@ -27,11 +29,12 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     """The OpenAI-compatible app over a started engine. The caller owns the engine's lifetime."""
     config = config or ServerConfig()
     app = web.Application(
-        middlewares=[request_ids, openai_errors, require_api_key],
+        middlewares=[request_ids, openai_errors, refuse_while_draining, require_api_key],
         client_max_size=config.max_body_bytes,
     )
     app[ENGINE] = engine
     app[CONFIG] = config
+    app[DRAINING] = asyncio.Event()
     app[METRICS] = Metrics(engine)
     app.cleanup_ctx.append(_tokenizer_pool)
     app.on_response_prepare.append(echo_request_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
@@ -28,5 +29,7 @@ CONFIG: Final = web.AppKey("config", ServerConfig)
 # keep mutable state, and none of this is MLX work, so it does not belong on the engine thread.
 TOKENIZER_POOL: Final = web.AppKey("tokenizer_pool", ThreadPoolExecutor)
 REQUEST_ID: Final = web.RequestKey("request_id", str)
+# Set once a shutdown has begun: new /v1 requests get 503 and /health says "draining".
+DRAINING: Final = web.AppKey("draining", asyncio.Event)
 METRICS: Final = web.AppKey("metrics", Metrics)
 TRACE: Final = web.RequestKey("trace", Trace)

@@ -18,6 +18,7 @@ runs. A badly encoded body that the handler reads is mlxfn's JSON 400; a regress
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import urllib.parse
@@ -34,6 +35,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from returns.result import Success
 from yarl import URL
 
 from mlxfn.effects import run_io
@@ -44,6 +46,7 @@ from mlxfn.server.keys import ServerConfig
 from mlxfn.server.openapi import build_openapi
 from mlxfn.tiny_model import build_tiny_model
 from mlxfn.wire.bodies import ChatBody
+from mlxfn.wire.requests import parse_chat_request
 
 MODEL = "tiny"
 KEY = "sk-fuzz"
@@ -135,10 +138,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 
 # -- what a good answer looks like -------------------------------------------------------------
 
-_DOCUMENT = build_openapi()
-_REGISTRY: Registry[Any] = Registry().with_resource(
-    "urn:mlxfn", DRAFT202012.create_resource(_DOCUMENT)
-)
+_DOCUMENT = build_openapi(MODEL)
 _SUCCESS_SCHEMA = {
     "/v1/models": "ModelList",
     "/v1/tokenize": "TokenCount",
@@ -147,9 +147,22 @@ _SUCCESS_SCHEMA = {
 }
 
 
-def _validate(instance: object, name: str) -> None:
-    schema = {"$ref": f"urn:mlxfn#/components/schemas/{name}"}
-    Draft202012Validator(schema, registry=_REGISTRY).validate(instance)
+# The served document, and one without a served model (any non-blank model id is allowed).
+_DOCUMENTS = {"served": _DOCUMENT, "any model": build_openapi()}
+
+
+@functools.cache
+def _validator(document: str, name: str) -> Draft202012Validator:
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:mlxfn", DRAFT202012.create_resource(_DOCUMENTS[document])
+    )
+    return Draft202012Validator(
+        {"$ref": f"urn:mlxfn#/components/schemas/{name}"}, registry=registry
+    )
+
+
+def _validate(instance: object, name: str, document: str = "served") -> None:
+    _validator(document, name).validate(instance)
 
 
 def _check_stream(body: bytes) -> None:
@@ -400,3 +413,13 @@ def test_any_method_path_and_headers(
     live: LiveApp, method: str, target: str, headers: dict[str, str], body: bytes | None
 ) -> None:
     check_reply(live.send(method, target, headers, body))
+
+
+# -- the document and the parser agree -------------------------------------------------------
+
+
+@FUZZ
+@given(body=chat_bodies)
+def test_every_chat_body_the_parser_accepts_the_document_allows(body: dict[str, Any]) -> None:
+    if isinstance(parse_chat_request(encode(body)), Success):
+        _validate(body, "ChatBody", document="any model")

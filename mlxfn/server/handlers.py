@@ -30,7 +30,7 @@ from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
 from mlxfn.server.keys import ENGINE, METRICS, TOKENIZER_POOL, TRACE
 from mlxfn.server.metrics import Trace
-from mlxfn.server.openapi import OPENAPI_DOCUMENT
+from mlxfn.server.openapi import encode_openapi
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_chat
 from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
@@ -158,8 +158,9 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def openapi(_: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI_DOCUMENT, content_type="application/json")
+async def openapi(request: web.Request) -> web.Response:
+    body = encode_openapi(request.app[ENGINE].loaded.name)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def tokenize(request: web.Request) -> web.StreamResponse:

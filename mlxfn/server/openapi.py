@@ -7,6 +7,7 @@ Response schemas are written out: they are what ``wire/responses.py`` renders.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from typing import Any, Final, Union
@@ -15,7 +16,16 @@ import attrs
 
 from mlxfn import __version__
 from mlxfn.domain.values import INT64_MAX
-from mlxfn.wire.bodies import ROLE_OF_BODY, ChatBody, TokenizeBody
+from mlxfn.wire.bodies import (
+    ROLE_OF_BODY,
+    AssistantBody,
+    ChatBody,
+    ContentPartBody,
+    FunctionBody,
+    ResponseFormatBody,
+    StreamOptionsBody,
+    TokenizeBody,
+)
 from mlxfn.wire.codec import encode_json
 
 JSON = dict[str, Any]
@@ -31,8 +41,9 @@ _PRIMITIVES: Final[dict[object, JSON]] = {
     Any: {},
 }
 
-# What wire/requests.py and the domain values check beyond the types (applied to the non-null
-# branch of a nullable field).
+# What wire/requests.py and the domain values check beyond the types, laid over the non-null
+# branch of each field: ranges, and the one harmless value of each field mlxfn cannot honour yet.
+_NON_EMPTY = {"type": "string", "minLength": 1}
 _CHAT_RANGES: Final[dict[str, JSON]] = {
     "model": {"minLength": 1, "pattern": r"\S", "description": "the served model's id"},
     "messages": {"minItems": 1},
@@ -47,12 +58,88 @@ _CHAT_RANGES: Final[dict[str, JSON]] = {
         "description": "supersedes max_tokens when both are sent",
     },
     "seed": {"minimum": -(2**63), "maximum": INT64_MAX},
+    "stop": {
+        "anyOf": [
+            _NON_EMPTY,
+            {"type": "array", "items": _NON_EMPTY, "minItems": 1, "maxItems": 4},
+        ]
+    },
+    "n": {"minimum": 1, "maximum": 1},
+    "frequency_penalty": {"const": 0},
+    "presence_penalty": {"const": 0},
+    "logit_bias": {"maxProperties": 0},
+    "logprobs": {"const": False},
+    "top_logprobs": {"const": 0},
+    "tools": {"maxItems": 0},
+    "tool_choice": {"enum": ["none", "auto"]},
+    "modalities": {"const": ["text"]},
+    "store": {"const": False},
+    "service_tier": {"enum": ["auto", "default"]},
+}
+_RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
+    ChatBody: _CHAT_RANGES,
+    ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
+    StreamOptionsBody: {"include_obfuscation": {"const": False}},
+    ResponseFormatBody: {"type": {"const": "text"}},
+}
+# Fields (and message classes) that mlxfn rejects whenever they are set: only null passes.
+_NULL_ONLY: Final[dict[type[Any], frozenset[str]]] = {
+    ChatBody: frozenset(
+        {
+            "functions",
+            "function_call",
+            "audio",
+            "prediction",
+            "reasoning_effort",
+            "verbosity",
+            "web_search_options",
+            "moderation",
+        }
+    ),
+    AssistantBody: frozenset({"audio", "function_call"}),
+}
+_REJECTED: Final = frozenset({FunctionBody})  # the deprecated function role
+
+
+def _when(field: str, value: object, then: JSON) -> JSON:
+    return {"if": {"properties": {field: {"const": value}}, "required": [field]}, "then": then}
+
+
+def _present(field: str, schema: JSON) -> JSON:
+    return {"properties": {field: schema}, "required": [field]}
+
+
+# Rules across fields, checked in wire/requests.py, added to the object schemas.
+_RULES: Final[dict[type[Any], JSON]] = {
+    ChatBody: {
+        "if": _present("stream_options", {"type": "object"}),
+        "then": _present("stream", {"const": True}),
+    },
+    ContentPartBody: {
+        "allOf": [
+            _when("type", "text", _present("text", {"type": "string"})),
+            _when("type", "refusal", _present("refusal", {"type": "string"})),
+        ]
+    },
+    AssistantBody: {
+        "anyOf": [
+            _present("content", {"not": _NULL}),
+            _present("refusal", {"type": "string"}),
+            _present("tool_calls", {"type": "array", "minItems": 1}),
+        ]
+    },
+    TokenizeBody: {
+        "oneOf": [
+            _present("text", {"type": "string"}),
+            _present("messages", {"type": "array"}),
+        ]
+    },
 }
 _CHAT_DESCRIPTION = (
     "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (n > 1, penalties, "
-    "logit_bias, logprobs, tools, response formats other than text, audio, ...) are accepted "
-    "at their harmless values (null, the default, empty) and otherwise rejected with a 400 "
-    "whose param names the field. Fields nobody defines are ignored."
+    "logit_bias, logprobs, tools, response formats other than text, audio, ...) accept only "
+    "their harmless values (null, the default, empty); anything else is a 400 whose param "
+    "names the field. stream_options needs stream: true. Fields nobody defines are ignored."
 )
 
 
@@ -67,7 +154,8 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 class _Schemas:
     """Turns wire types into JSON Schema, collecting one component per attrs class."""
 
-    def __init__(self) -> None:
+    def __init__(self, ranges: dict[type[Any], dict[str, JSON]]) -> None:
+        self.ranges = ranges
         self.components: dict[str, JSON] = {}
 
     def of(self, tp: Any) -> JSON:
@@ -78,7 +166,7 @@ class _Schemas:
             inner, nullable = _unwrap_optional(tp)
             if nullable:
                 return {"anyOf": [self.of(inner), _NULL]}
-            return {"anyOf": [self.of(arg) for arg in args]}
+            return {"anyOf": [self.of(arg) for arg in args if arg not in _REJECTED]}
         if origin is tuple:
             return {"type": "array", "items": self.of(args[0])}
         if origin is dict:
@@ -87,14 +175,15 @@ class _Schemas:
             return self.component(tp)
         raise TypeError(f"no JSON Schema for {tp!r}")
 
-    def component(self, cls: type[Any], ranges: dict[str, JSON] | None = None) -> JSON:
+    def component(self, cls: type[Any]) -> JSON:
         name = cls.__name__
         if name not in self.components:
             self.components[name] = {}  # claimed first, so that a cycle would end here
-            self.components[name] = self._object(cls, ranges or {})
+            self.components[name] = self._object(cls)
         return {"$ref": _REF + name}
 
-    def _object(self, cls: type[Any], ranges: dict[str, JSON]) -> JSON:
+    def _object(self, cls: type[Any]) -> JSON:
+        ranges, nulls = self.ranges.get(cls, {}), _NULL_ONLY.get(cls, frozenset())
         hints = typing.get_type_hints(cls)
         properties: JSON = {}
         required: list[str] = []
@@ -103,6 +192,9 @@ class _Schemas:
             properties["role"] = {"const": role}
             required.append("role")
         for field in attrs.fields(cls):
+            if field.name in nulls:
+                properties[field.name] = {"type": "null", "description": "not supported"}
+                continue
             inner, nullable = _unwrap_optional(hints[field.name])
             schema = {**self.of(inner), **ranges.get(field.name, {})}
             properties[field.name] = {"anyOf": [schema, _NULL]} if nullable else schema
@@ -111,7 +203,7 @@ class _Schemas:
         schema = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
-        return schema
+        return schema | _RULES.get(cls, {})
 
 
 def _error_schema() -> JSON:
@@ -260,7 +352,7 @@ def _response_schemas() -> dict[str, JSON]:
         "Health": {
             "type": "object",
             "properties": {
-                "status": {"enum": ["healthy", "unhealthy"]},
+                "status": {"enum": ["healthy", "draining", "unhealthy"]},
                 "model": {"type": "string"},
                 "version": {"type": "string"},
             },
@@ -276,7 +368,7 @@ _ERROR_WHY: Final[dict[int, str]] = {
     413: "the body is larger than the server's limit",
     429: "the queue is full; retry after Retry-After seconds",
     500: "an internal error; details go to the server's log only",
-    503: "the engine has stopped",
+    503: "the engine has stopped, the server is draining for shutdown, or a deadline passed",
 }
 
 
@@ -324,7 +416,7 @@ def _paths() -> JSON:
             "get": _operation(
                 "List models",
                 {"200": {"description": "the served model", "content": _json("ModelList")}}
-                | _errors(401),
+                | _errors(401, 503),
                 protected=True,
             )
         },
@@ -335,7 +427,7 @@ def _paths() -> JSON:
             "get": _operation(
                 "Retrieve model",
                 {"200": {"description": "the served model", "content": _json("Model")}}
-                | _errors(401, 404),
+                | _errors(401, 404, 503),
                 protected=True,
             ),
         },
@@ -343,7 +435,7 @@ def _paths() -> JSON:
             "post": _operation(
                 "Tokenize",
                 {"200": {"description": "the token ids", "content": _json("TokenCount")}}
-                | _errors(400, 401, 404, 413, 500),
+                | _errors(400, 401, 404, 413, 500, 503),
                 request="TokenizeBody",
                 protected=True,
             )
@@ -353,7 +445,10 @@ def _paths() -> JSON:
                 "Health",
                 {
                     "200": {"description": "serving", "content": _json("Health")},
-                    "503": {"description": "the engine has stopped", "content": _json("Health")},
+                    "503": {
+                        "description": "the engine has stopped, or the server is draining",
+                        "content": _json("Health"),
+                    },
                 },
             )
         },
@@ -377,15 +472,23 @@ def _paths() -> JSON:
     }
 
 
-def build_openapi() -> JSON:
-    """The whole document, as a JSON-ready dict.
+def build_openapi(model: str | None = None) -> JSON:
+    """The whole document, as a JSON-ready dict; given the served model's id, the request
+    schemas name it as the one model there is.
 
-    >>> document = build_openapi()
+    >>> document = build_openapi("tiny")
     >>> document["openapi"], sorted(document["paths"])[:2]
     ('3.1.0', ['/health', '/metrics'])
+    >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
+    ['tiny']
     """
-    schemas = _Schemas()
-    chat = schemas.component(ChatBody, _CHAT_RANGES)["$ref"]
+    ranges = dict(_RANGES)
+    if model is not None:
+        served = {"enum": [model], "description": "the served model's id"}
+        ranges[ChatBody] = {**_CHAT_RANGES, "model": {"type": "string", **served}}
+        ranges[TokenizeBody] = {"model": served}
+    schemas = _Schemas(ranges)
+    chat = schemas.component(ChatBody)["$ref"]
     schemas.components[chat.removeprefix(_REF)]["description"] = _CHAT_DESCRIPTION
     tokenize = schemas.component(TokenizeBody)["$ref"]
     schemas.components[tokenize.removeprefix(_REF)]["description"] = (
@@ -407,4 +510,7 @@ def build_openapi() -> JSON:
     }
 
 
-OPENAPI_DOCUMENT: Final = encode_json(build_openapi())  # built once; the handler serves bytes
+@functools.cache
+def encode_openapi(model: str) -> bytes:
+    """The document a server of ``model`` serves, encoded once."""
+    return encode_json(build_openapi(model))

@@ -26,7 +26,7 @@ _URI = "urn:mlxfn-openapi"
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return build_openapi()
+    return build_openapi("tiny")  # the shared engine's model
 
 
 def _validator(document: dict[str, Any], name: str) -> Draft202012Validator:
@@ -75,10 +75,27 @@ def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any
     ("name", "instance", "valid"),
     [
         ("ChatBody", chat_body("hi", max_tokens=3, stop=["\n"], stream=False), True),
-        ("ChatBody", {"model": "m", "messages": [{"role": "tool", "content": "x"}]}, False),
+        ("ChatBody", {"model": "tiny", "messages": [{"role": "tool", "content": "x"}]}, False),
         ("ChatBody", chat_body("hi", temperature=2.5), False),
         ("ChatBody", chat_body("hi", max_tokens=0), False),
-        ("ChatBody", {"model": "m", "messages": []}, False),
+        ("ChatBody", {"model": "tiny", "messages": []}, False),
+        ("ChatBody", chat_body("hi", model="gpt-4o"), False),  # not the served model
+        ("ChatBody", chat_body("hi", n=1, tools=[], logprobs=False, functions=None), True),
+        ("ChatBody", chat_body("hi", n=2), False),
+        ("ChatBody", chat_body("hi", tools=[{"type": "function"}]), False),
+        ("ChatBody", chat_body("hi", functions=[]), False),
+        ("ChatBody", chat_body("hi", stop=["a", "b", "c", "d", "e"]), False),
+        ("ChatBody", chat_body("hi", stream_options={"include_usage": True}), False),
+        ("ChatBody", chat_body("hi", stream=True, stream_options={"include_usage": True}), True),
+        ("ChatBody", {"model": "tiny", "messages": [{"role": "function", "content": "x"}]}, False),
+        ("ChatBody", {"model": "tiny", "messages": [{"role": "assistant"}]}, False),
+        (
+            "ChatBody",
+            {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "text"}]}]},
+            False,
+        ),
+        ("TokenizeBody", {"text": "hi", "messages": user("hi")}, False),
+        ("TokenizeBody", {}, False),
         ("TokenizeBody", {"messages": user("hi")}, True),
         ("TokenizeBody", {"text": "hi", "model": "tiny"}, True),
         ("ErrorResponse", {"error": {"message": "m", "type": "t", "param": None}}, False),

@@ -28,7 +28,7 @@ from mlxfn.pipeline.chat import check_model, plan_chat
 from mlxfn.pipeline.completion import assemble_completion
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
-from mlxfn.server.keys import ENGINE, METRICS, TOKENIZER_POOL, TRACE
+from mlxfn.server.keys import DRAINING, ENGINE, METRICS, TOKENIZER_POOL, TRACE
 from mlxfn.server.metrics import Trace
 from mlxfn.server.openapi import encode_openapi
 from mlxfn.server.responses import error_response, json_response
@@ -143,9 +143,10 @@ async def get_model(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    healthy = engine.alive
+    status = "draining" if request.app[DRAINING].is_set() else "healthy"
+    healthy = engine.alive and status == "healthy"
     body = {
-        "status": "healthy" if healthy else "unhealthy",
+        "status": status if engine.alive else "unhealthy",
         "model": engine.loaded.name,
         "version": __version__,
     }

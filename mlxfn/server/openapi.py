@@ -81,6 +81,7 @@ _RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
     ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
     StreamOptionsBody: {"include_obfuscation": {"const": False}},
     ResponseFormatBody: {"type": {"const": "text"}},
+    TokenizeBody: {"messages": {"minItems": 1}},
 }
 # Fields (and message classes) that mlxfn rejects whenever they are set: only null passes.
 _NULL_ONLY: Final[dict[type[Any], frozenset[str]]] = {
@@ -312,6 +313,24 @@ def _chunk_schema() -> JSON:
     }
 
 
+def _event_schema() -> JSON:
+    # Before OpenAPI 3.2's itemSchema, an event stream's schema describes each event.
+    embedded = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": {
+            "anyOf": [{"$ref": _REF + "ChatCompletionChunk"}, {"$ref": _REF + "ErrorResponse"}]
+        },
+    }
+    return {
+        "type": "object",
+        "description": "one server-sent event: a chunk, an error once the stream has started, "
+        "or the final [DONE]",
+        "properties": {"data": {"anyOf": [{"const": "[DONE]"}, embedded]}},
+        "required": ["data"],
+    }
+
+
 def _model_schema() -> JSON:
     return {
         "type": "object",
@@ -331,6 +350,7 @@ def _response_schemas() -> dict[str, JSON]:
         "Usage": _usage_schema(),
         "ChatCompletion": _completion_schema(),
         "ChatCompletionChunk": _chunk_schema(),
+        "ChatCompletionEvent": _event_schema(),
         "Model": _model_schema(),
         "ModelList": {
             "type": "object",
@@ -400,7 +420,7 @@ def _paths() -> JSON:
         "description": "a completion, or ChatCompletionChunk server-sent events if stream is true",
         "content": {
             **_json("ChatCompletion"),
-            "text/event-stream": {"schema": {"type": "string"}},
+            "text/event-stream": {"schema": {"$ref": _REF + "ChatCompletionEvent"}},
         },
     }
     return {
@@ -486,7 +506,7 @@ def build_openapi(model: str | None = None) -> JSON:
     if model is not None:
         served = {"enum": [model], "description": "the served model's id"}
         ranges[ChatBody] = {**_CHAT_RANGES, "model": {"type": "string", **served}}
-        ranges[TokenizeBody] = {"model": served}
+        ranges[TokenizeBody] = {**_RANGES[TokenizeBody], "model": served}
     schemas = _Schemas(ranges)
     chat = schemas.component(ChatBody)["$ref"]
     schemas.components[chat.removeprefix(_REF)]["description"] = _CHAT_DESCRIPTION

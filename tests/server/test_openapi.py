@@ -96,6 +96,7 @@ def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any
         ),
         ("TokenizeBody", {"text": "hi", "messages": user("hi")}, False),
         ("TokenizeBody", {}, False),
+        ("TokenizeBody", {"messages": []}, False),
         ("TokenizeBody", {"messages": user("hi")}, True),
         ("TokenizeBody", {"text": "hi", "model": "tiny"}, True),
         ("ErrorResponse", {"error": {"message": "m", "type": "t", "param": None}}, False),

@@ -168,13 +168,18 @@ def _cycle(batches: list[Any], seed: int) -> Iterator[Any]:
         rng.shuffle(batches)
 
 
-def train(args: argparse.Namespace) -> Path:
-    """Generate data, train the tokenizer and the model, and write the model folder."""
-    out: Path = args.out
+def prepare_data(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """Generate and render the conversations; train (or, with ``--init``, load) the tokenizer;
+    return it and the batches."""
     started = time.time()
     samples = training_samples(args.seed, args.samples)
     texts = [render_chat(s["messages"], s["tools"]) for s in samples]
-    tokenizer = build_tokenizer(texts[: args.tokenizer_samples], args.vocab)
+    if args.init is None:
+        tokenizer = build_tokenizer(texts[: args.tokenizer_samples], args.vocab)
+    else:  # continue training a model folder: same tokenizer, same architecture
+        from transformers import PreTrainedTokenizerFast
+
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(args.init))
     encoded = encode_samples(tokenizer, texts)
     n_targets = sum(sum(t) for _, t in encoded)
     n_tokens = sum(len(i) for i, _ in encoded)
@@ -183,12 +188,23 @@ def train(args: argparse.Namespace) -> Path:
         f"vocab {len(tokenizer)}, {time.time() - started:.1f}s",
         flush=True,
     )
-    batches = make_batches(encoded, args.batch_tokens, args.seed)
+    return tokenizer, make_batches(encoded, args.batch_tokens, args.seed)
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Generate data, train the tokenizer and the model, and write the model folder."""
+    out: Path = args.out
+    started = time.time()
+    tokenizer, batches = prepare_data(args)
 
     eos_id = tokenizer.convert_tokens_to_ids(_TURN_END)
     config = model_config(len(tokenizer), eos_id, hidden=args.hidden, layers=args.layers)
+    if args.init is not None:
+        config = json.loads((args.init / "config.json").read_text())
     mx.random.seed(args.seed)
     model = llama.Model(llama.ModelArgs.from_dict(config))  # type: ignore[no-untyped-call]
+    if args.init is not None:
+        model.load_weights(str(args.init / "model.safetensors"))
     n_params = sum(int(v.size) for _, v in _flat(model.parameters()))
     print(f"model: {n_params} parameters, {len(batches)} batches per epoch", flush=True)
 
@@ -233,6 +249,7 @@ def train(args: argparse.Namespace) -> Path:
     wall = time.time() - started
     save_model(out, model, tokenizer, config)
     summary = {
+        "init": None if args.init is None else str(args.init),
         "seed": args.seed,
         "steps": args.steps,
         "samples": args.samples,
@@ -279,6 +296,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--no-eval", action="store_true")
+    parser.add_argument(
+        "--init", type=Path, default=None, help="continue from this model folder's weights"
+    )
     args = parser.parse_args()
     out = train(args)
     if not args.no_eval:

@@ -41,8 +41,11 @@ def build_tokenizer(corpus: Sequence[str], vocab_size: int) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
+    # A space is its own token and so is each digit: a word is the same token whether it follows
+    # a space, a quote or nothing, so copying "Tokyo" from a question into JSON is one token.
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
+            pre_tokenizers.Split(" ", behavior="isolated"),
             pre_tokenizers.Digits(individual_digits=True),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
         ]
@@ -285,14 +288,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=1800)
+    parser.add_argument("--steps", type=int, default=2200)
     parser.add_argument("--samples", type=int, default=110_000)
     parser.add_argument("--tokenizer-samples", type=int, default=20_000)
     parser.add_argument("--vocab", type=int, default=1000)
     parser.add_argument("--hidden", type=int, default=192)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--batch-tokens", type=int, default=3072)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--no-eval", action="store_true")

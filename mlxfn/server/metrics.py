@@ -116,7 +116,7 @@ def render_access_line(record: RequestRecord) -> str:
     >>> render_access_line(RequestRecord(
     ...     request_id="r1", method="GET", route="unmatched", path="/a b", status=404, total_s=0.002
     ... ))
-    'id=r1 method=GET route=unmatched path="/a b" status=404 total_s=0.0020'
+    'id=r1 method=GET route=unmatched path="/a b" status=404 total_s=0.002000'
     """
     fields = [
         f"id={_value(record.request_id)}",
@@ -132,10 +132,10 @@ def render_access_line(record: RequestRecord) -> str:
             f"cached_tokens={record.usage.cached_tokens}",
         ]
     if record.ttft_s is not None:
-        fields.append(f"ttft_s={record.ttft_s:.4f}")
+        fields.append(f"ttft_s={record.ttft_s:.6f}")
     if record.tpot_s is not None:
-        fields.append(f"tpot_s={record.tpot_s:.4f}")
-    fields.append(f"total_s={record.total_s:.4f}")
+        fields.append(f"tpot_s={record.tpot_s:.6f}")
+    fields.append(f"total_s={record.total_s:.6f}")
     return " ".join(fields)
 
 

@@ -47,15 +47,21 @@ def _requests(route: str, status: int) -> tuple[str, tuple[tuple[str, str], ...]
     return ("mlxfn_requests_total", (("route", route), ("status", str(status))))
 
 
-async def _idle_gauges(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+async def _gauges_once(
+    client: Client, running: int
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     # The engine publishes its snapshot as it loops back after a step, a moment after the
-    # last event reaches the client.
-    for _ in range(100):
+    # step's events reach the client.
+    for _ in range(250):
         samples = await _samples(client)
-        if samples[("mlxfn_sequences_running", ())] == 0:
+        if samples[("mlxfn_sequences_running", ())] == running:
             return samples
         await asyncio.sleep(0.02)
-    raise AssertionError("the engine still reports running sequences")
+    raise AssertionError(f"the engine never reported {running} running sequences")
+
+
+async def _idle_gauges(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return await _gauges_once(client, running=0)
 
 
 async def test_metrics_count_routes_tokens_and_timings(client: Client) -> None:
@@ -116,8 +122,7 @@ async def test_a_running_generation_shows_in_the_gauges(client: Client, engine: 
     async with client.post(CHAT, json=body) as response:
         await response.content.readuntil(b"\n\n")
         await response.content.readuntil(b"\n\n")  # a token: the generation is in the batch
-        samples = await _samples(client)
-        assert samples[("mlxfn_sequences_running", ())] == 1
+        await _gauges_once(client, running=1)
         assert isinstance(engine.stats, EngineStats)
         assert engine.stats.running == 1
         response.close()  # leave early; the engine drops the generation
@@ -150,8 +155,8 @@ async def test_one_access_line_per_request_with_tokens_and_timings(
     assert fields["completion_tokens"] == "3"
     assert int(fields["prompt_tokens"]) > 0
     assert int(fields["cached_tokens"]) >= 0
-    assert 0 < float(fields["ttft_s"]) <= float(fields["total_s"])
-    assert float(fields["tpot_s"]) > 0
+    assert 0 <= float(fields["ttft_s"]) <= float(fields["total_s"])
+    assert float(fields["tpot_s"]) >= 0
 
 
 async def test_a_stream_is_logged_when_it_ends(

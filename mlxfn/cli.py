@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import errno
 import importlib
+import ipaddress
 import logging
 import math
+import os
 import signal
 import socket
 import sys
@@ -49,6 +51,7 @@ from mlxfn.engine.thread import (
 )
 from mlxfn.load_progress import load_progress, weights_bytes
 from mlxfn.server.app import make_app
+from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S, drain
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
 
 log = logging.getLogger("mlxfn")
@@ -56,6 +59,7 @@ log = logging.getLogger("mlxfn")
 PROG = "python -m mlxfn"
 COMMANDS = ("serve", "chat", "info", "models", "bench")
 BENCH_MODULE = "benchmarks.bench"
+API_KEY_ENV = "MLXFN_API_KEY"
 
 _COMMANDS_HELP = """\
 commands:
@@ -87,6 +91,8 @@ class Config:
     host: str
     port: int
     log_level: str
+    insecure: bool = False
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT_S
 
 
 @attrs.frozen(kw_only=True)
@@ -119,6 +125,48 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+_BYTE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def _bytes(text: str) -> int:
+    """A size in bytes, with an optional binary unit: ``8G``, ``512M``, ``1048576``."""
+    number, unit = text.strip().lower().removesuffix("ib").removesuffix("b"), ""
+    if number and number[-1] in _BYTE_UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * _BYTE_UNITS[unit]
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise argparse.ArgumentTypeError(f"must be a size such as 8G or 512M, got {text!r}")
+    return int(value)
+
+
+def _key_file(text: str) -> tuple[str, ...]:
+    """The keys in a file, one per line; blank lines and ``#`` comments are skipped."""
+    try:
+        lines = Path(text).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {reason}") from None
+    keys = tuple(
+        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
+    )
+    if not keys:
+        raise argparse.ArgumentTypeError(f"{text} holds no key")
+    return keys
 
 
 def _port(text: str) -> int:
@@ -224,6 +272,80 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="(default: %(default)s)",
+    )
+    security = parser.add_argument_group("security")
+    security.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help=f"a key clients must send as 'Authorization: Bearer KEY' on /v1 routes; repeat "
+        f"for several (also: --api-key-file, or ${API_KEY_ENV}, comma-separated)",
+    )
+    security.add_argument(
+        "--api-key-file",
+        type=_key_file,
+        metavar="PATH",
+        help="a file of keys, one per line ('#' starts a comment)",
+    )
+    security.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow serving on a non-loopback address without an API key",
+    )
+    limits = parser.add_argument_group("limits (each answers a 4xx or 503 in OpenAI's shape)")
+    limits.add_argument(
+        "--max-messages",
+        type=_positive,
+        metavar="N",
+        help="messages one request may carry (default: no limit)",
+    )
+    limits.add_argument(
+        "--max-prompt-tokens",
+        type=_positive,
+        metavar="N",
+        help="prompt tokens one request may carry (default: the context length)",
+    )
+    limits.add_argument(
+        "--max-completion-tokens",
+        type=_positive,
+        metavar="N",
+        help="the most max_tokens a request may ask for (default: the room in the context)",
+    )
+    limits.add_argument(
+        "--max-pending-tokens",
+        type=_positive,
+        metavar="N",
+        help="prompt tokens queued or running before new requests get 429 (default: no limit)",
+    )
+    limits.add_argument(
+        "--memory-budget",
+        type=_bytes,
+        metavar="SIZE",
+        help="KV cache that running requests may need at their longest, e.g. 8G; a request "
+        "that could never fit is a 400, others wait (default: 80%% of free memory after "
+        "loading, less the prompt cache)",
+    )
+    limits.add_argument(
+        "--queue-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="longest wait for a batch slot before a 503 (default: no limit)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="longest time for a whole request; a stream past it ends with an error event "
+        "(default: no limit)",
+    )
+    limits.add_argument(
+        "--drain-timeout",
+        type=_seconds,
+        default=DEFAULT_DRAIN_TIMEOUT_S,
+        metavar="SECONDS",
+        help="on SIGTERM or Ctrl-C, how long requests in flight may take to finish before "
+        "they are ended with an error (default: %(default)s)",
     )
     engine = parser.add_argument_group("engine")
     engine.add_argument(
@@ -345,20 +467,35 @@ def _model_spec(model: str | None, served_name: str | None, context: int | None)
 def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
     args = build_parser(prog).parse_args(argv)
     origins = tuple(o.strip() for o in args.cors_origins.split(",") if o.strip())
+    from_env = os.environ.get(API_KEY_ENV, "").split(",")
+    keys = {k.strip() for k in [*args.api_key, *(args.api_key_file or ()), *from_env]}
     return Config(
         model=_model_spec(args.model, args.served_model_name, args.context_length),
         engine=EngineConfig(
             max_pending=args.max_pending,
+            max_pending_tokens=args.max_pending_tokens,
             default_max_tokens=args.max_tokens_default,
+            max_completion_tokens=args.max_completion_tokens,
+            max_prompt_tokens=args.max_prompt_tokens,
+            max_messages=args.max_messages,
+            queue_timeout=args.queue_timeout,
+            request_timeout=args.request_timeout,
+            memory_budget_bytes=args.memory_budget,
             max_batch=args.max_batch,
             prefill_step=args.prefill_step,
             prefill_step_busy=args.prefill_step_busy,
             prompt_cache_bytes=args.prompt_cache_bytes,
         ),
-        server=ServerConfig(cors_origins=origins, max_body_bytes=args.max_body_bytes),
+        server=ServerConfig(
+            cors_origins=origins,
+            max_body_bytes=args.max_body_bytes,
+            api_keys=frozenset(keys - {""}),
+        ),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        insecure=args.insecure,
+        drain_timeout=args.drain_timeout,
     )
 
 
@@ -399,7 +536,7 @@ def demo_missing(spec: ModelSpec) -> bool:
 
 
 DEMO_MISSING = (
-    f"the demo model is not in this install ({DEMO_MODEL_DIR.parent.parent.name}/demo/model); "
+    "the demo model is not in this install (mlxfn/demo/model); "
     "pass --model DIR, or make one with python -m mlxfn.tiny_model ./tiny"
 )
 
@@ -484,8 +621,12 @@ def start_model(spec: ModelSpec, config: EngineConfig, say: Callable[[str], None
 # -- serve ------------------------------------------------------------------------------------
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM. Handlers are cancelled when their client disconnects."""
+async def serve(
+    app: web.Application, host: str, port: int, drain_timeout: float = DEFAULT_DRAIN_TIMEOUT_S
+) -> None:
+    """Serve until SIGINT or SIGTERM, then drain: new requests get 503, those in flight get
+    ``drain_timeout`` seconds to finish, and a second signal ends the wait at once. Handlers are
+    cancelled when their client disconnects."""
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     try:
@@ -494,13 +635,41 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         for address in runner.addresses:
             host_, port_ = address[0], address[1]
             print(f"mlxfn listening on http://{host_}:{port_}", flush=True)
-        stop = asyncio.Event()
+        signals = [asyncio.Event(), asyncio.Event()]  # the first signal, then a second one
+
+        def on_signal() -> None:
+            signals[1 if signals[0].is_set() else 0].set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+            loop.add_signal_handler(sig, on_signal)
+        await signals[0].wait()
+        print(
+            f"mlxfn: shutting down; requests in flight get up to {drain_timeout:g} s "
+            "(a second Ctrl-C ends them now)",
+            flush=True,
+        )
+        left = await drain(app, drain_timeout, signals[1])
+        if left:
+            print(f"mlxfn: ended {left} unfinished requests with a 503 error", flush=True)
     finally:
         await runner.cleanup()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback("192.168.1.5"), is_loopback("example.com")
+    (False, False, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: it may resolve anywhere
+        return False
 
 
 def _say(line: str) -> None:
@@ -516,6 +685,20 @@ def run(config: Config) -> int:
     taken = check_listen(config.host, config.port)
     if taken is not None:
         return fail(describe_listen_failure(config.host, config.port, taken))
+    exposed = not is_loopback(config.host) and not config.server.api_keys
+    if exposed and not config.insecure:
+        return fail(
+            f"refusing to serve on {config.host} without an API key: anyone who can reach it "
+            f"could use it (pass --api-key KEY, --api-key-file PATH or ${API_KEY_ENV}; or "
+            "--insecure to serve it open anyway)"
+        )
+    if exposed:
+        print(
+            f"mlxfn: WARNING: serving on {config.host} with no API key (--insecure): anyone who "
+            "can reach this address can use the model",
+            file=sys.stderr,
+            flush=True,
+        )
     started = start_model(config.model, config.engine, _say)
     if isinstance(started, int):
         return started
@@ -529,7 +712,8 @@ def _serve_engine(engine: Engine, config: Config) -> int:
         flush=True,
     )
     try:
-        asyncio.run(serve(make_app(engine, config.server), config.host, config.port))
+        app = make_app(engine, config.server)
+        asyncio.run(serve(app, config.host, config.port, config.drain_timeout))
     except OSError as exc:
         return fail(describe_listen_failure(config.host, config.port, exc))
     finally:

@@ -89,8 +89,6 @@ async def test_health_and_cors_preflight_need_no_key(
     assert preflight.status == 200
 
 
-async def test_without_keys_nothing_is_asked(
-    aiohttp_client: ClientFactory, engine: Engine
-) -> None:
+async def test_without_keys_nothing_is_asked(aiohttp_client: ClientFactory, engine: Engine) -> None:
     client = await aiohttp_client(make_app(engine))
     assert (await client.get("/v1/models")).status == 200

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -62,13 +63,27 @@ class ServerProcess:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        # Read its output as it comes: a server logs a line per request, and a full pipe
+        # would block it mid-request.
+        self._output: list[str] = []
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
         self._wait_healthy()
+
+    def _read_output(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._output.append(line)
+
+    def output(self) -> str:
+        return "".join(self._output)
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read() if self.process.stdout else ""
+                self._reader.join(timeout=5)
+                output = self.output()
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
@@ -88,7 +103,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return self.process.stdout.read() if self.process.stdout else ""
+        self._reader.join(timeout=5)
+        return self.output()
 
 
 StartServer = Callable[..., ServerProcess]

@@ -1,0 +1,275 @@
+"""Soak: many clients for minutes against one `python -m mlxfn`, with faults mixed in.
+
+    python -m benchmarks.soak --model DIR --clients 16 --minutes 10
+
+Each client loops over a mix of requests: streams read to the end, non-streaming requests,
+streams dropped after their first chunk (a disconnect mid-generation), oversized bodies,
+malformed JSON, invalid fields, unknown models and routes, requests over the context, and
+requests with a wrong API key. Every answer is checked: a success must be whole (a stream
+ends with [DONE], a completion has usage), a refusal must be a 4xx with OpenAI's error body.
+At the end it prints requests done per kind, answers by status, the 5xx count (must be 0),
+requests that hung or came back malformed (must be 0), and the server's RSS at start, after
+warm-up and at the end; it exits 1 if any check failed. It is not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from benchmarks.servers import free_port, read_memory
+
+REQUEST_TIMEOUT_S = 300.0
+READY_TIMEOUT_S = 180.0
+ERROR_KEYS = {"message", "type", "param", "code"}
+
+
+@dataclass
+class Tally:
+    by_kind: collections.Counter[str] = field(default_factory=collections.Counter)
+    by_status: collections.Counter[int] = field(default_factory=collections.Counter)
+    problems: list[str] = field(default_factory=list)
+    tokens: int = 0
+
+    def problem(self, kind: str, what: str) -> None:
+        if len(self.problems) < 50:
+            self.problems.append(f"{kind}: {what}")
+        else:
+            self.problems.append("…")
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    model: str
+    headers: dict[str, str]
+
+
+def _chat(target: Target, content: str, **fields: object) -> dict[str, object]:
+    return {
+        "model": target.model,
+        "messages": [{"role": "user", "content": content}],
+        "max_tokens": 24,
+        **fields,
+    }
+
+
+async def _check_error(kind: str, response: aiohttp.ClientResponse, tally: Tally) -> None:
+    body = await response.read()
+    try:
+        error = json.loads(body)["error"]
+    except (ValueError, KeyError, TypeError):
+        tally.problem(kind, f"{response.status} without OpenAI's error body: {body[:120]!r}")
+        return
+    if set(error) != ERROR_KEYS:
+        tally.problem(kind, f"{response.status} error body keys {sorted(error)}")
+
+
+async def stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _chat(target, "tell me about the weather", stream=True)
+    async with session.post(f"{target.url}/v1/chat/completions", json=body) as response:
+        tally.by_status[response.status] += 1
+        if response.status != 200:
+            await _check_error("stream", response, tally)
+            return
+        text = await response.text()
+    frames = [f for f in text.split("\n\n") if f.strip()]
+    if not frames or frames[-1] != "data: [DONE]":
+        tally.problem("stream", f"did not end with [DONE]: {text[-120:]!r}")
+        return
+    tally.tokens += sum(1 for f in frames[:-1] if '"content"' in f)
+
+
+async def complete(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _chat(target, "what is two plus two?")
+    async with session.post(f"{target.url}/v1/chat/completions", json=body) as response:
+        tally.by_status[response.status] += 1
+        if response.status != 200:
+            await _check_error("complete", response, tally)
+            return
+        reply = await response.json()
+    if reply.get("usage", {}).get("completion_tokens", 0) < 1:
+        tally.problem("complete", f"no usage: {str(reply)[:120]}")
+        return
+    tally.tokens += reply["usage"]["completion_tokens"]
+
+
+async def disconnect(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _chat(target, "count to one hundred", stream=True, max_tokens=200)
+    async with session.post(f"{target.url}/v1/chat/completions", json=body) as response:
+        tally.by_status[response.status] += 1
+        if response.status == 200:
+            await response.content.readuntil(b"\n\n")  # the first chunk, then hang up
+            response.close()
+        else:
+            await _check_error("disconnect", response, tally)
+
+
+def _refusal(
+    name: str, make: Callable[[Target], tuple[str, str, bytes, dict[str, str]]]
+) -> Callable[[aiohttp.ClientSession, Target, Tally], Awaitable[None]]:
+    async def send(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+        method, path, data, headers = make(target)
+        async with session.request(
+            method, f"{target.url}{path}", data=data, headers=headers
+        ) as response:
+            tally.by_status[response.status] += 1
+            if not 400 <= response.status < 500:
+                tally.problem(name, f"expected a 4xx, got {response.status}")
+            await _check_error(name, response, tally)
+
+    send.__name__ = name
+    return send
+
+
+_JSON = {"Content-Type": "application/json"}
+REFUSALS = [
+    _refusal("oversize", lambda t: ("POST", "/v1/chat/completions", b"x" * (17 << 20), _JSON)),
+    _refusal("malformed", lambda t: ("POST", "/v1/chat/completions", b'{"model": ', _JSON)),
+    _refusal(
+        "invalid-field",
+        lambda t: (
+            "POST",
+            "/v1/chat/completions",
+            json.dumps(_chat(t, "hi", temperature=9)).encode(),
+            _JSON,
+        ),
+    ),
+    _refusal(
+        "unknown-model",
+        lambda t: (
+            "POST",
+            "/v1/chat/completions",
+            json.dumps({**_chat(t, "hi"), "model": "gpt-nope"}).encode(),
+            _JSON,
+        ),
+    ),
+    _refusal("unknown-route", lambda t: ("GET", "/v1/nowhere", b"", {})),
+    _refusal(
+        "wrong-key",
+        lambda t: ("GET", "/v1/models", b"", {"Authorization": "Bearer sk-not-the-key"}),
+    ),
+    _refusal(
+        "over-context",
+        lambda t: (
+            "POST",
+            "/v1/chat/completions",
+            json.dumps(_chat(t, "word " * 40_000)).encode(),
+            _JSON,
+        ),
+    ),
+]
+# Mostly real work, with every fault in the mix.
+MIX: list[tuple[Callable[[aiohttp.ClientSession, Target, Tally], Awaitable[None]], int]] = [
+    (stream, 10),
+    (complete, 6),
+    (disconnect, 4),
+    *((refusal, 1) for refusal in REFUSALS),
+]
+
+
+async def client(target: Target, tally: Tally, until: float, seed: int) -> None:
+    rng = random.Random(seed)
+    kinds, weights = zip(*MIX, strict=True)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout, headers=target.headers) as session:
+        while time.monotonic() < until:
+            (kind,) = rng.choices(kinds, weights)
+            tally.by_kind[kind.__name__] += 1
+            try:
+                await kind(session, target, tally)
+            except TimeoutError:
+                tally.problem(kind.__name__, f"no answer within {REQUEST_TIMEOUT_S:.0f} s")
+            except aiohttp.ClientError as exc:
+                tally.problem(kind.__name__, f"{type(exc).__name__}: {exc}")
+
+
+async def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"{url}/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"the server did not become ready within {READY_TIMEOUT_S:.0f} s")
+
+
+async def soak(args: argparse.Namespace) -> int:
+    port = free_port()
+    key = "sk-soak"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "mlxfn", "--model", str(args.model), "--port", str(port)),
+        *("--api-key", key, "--log-level", "warning", *args.server_args),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    target = Target(
+        f"http://127.0.0.1:{port}", args.served_name, {"Authorization": f"Bearer {key}"}
+    )
+    try:
+        await wait_ready(target.url)
+        rss_start = read_memory(process.pid)
+        warm = Tally()
+        await client(target, warm, time.monotonic() + 10, seed=-1)
+        rss_warm = read_memory(process.pid)
+        tally = Tally()
+        started = time.monotonic()
+        until = started + args.minutes * 60
+        await asyncio.gather(*(client(target, tally, until, seed) for seed in range(args.clients)))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(2)  # let the engine settle before the last reading
+        rss_end = read_memory(process.pid)
+        alive = process.returncode is None
+    finally:
+        process.terminate()
+        await process.wait()
+    print(f"{args.clients} clients for {elapsed / 60:.1f} min against {args.model}")
+    print(
+        f"requests: {sum(tally.by_kind.values())}  "
+        + ", ".join(f"{kind} {count}" for kind, count in sorted(tally.by_kind.items()))
+    )
+    print(
+        "answers by status: "
+        + ", ".join(f"{status}: {count}" for status, count in sorted(tally.by_status.items()))
+    )
+    server_errors = sum(n for status, n in tally.by_status.items() if status >= 500)
+    print(f"5xx: {server_errors}   hung or malformed: {len(tally.problems)}")
+    print(f"content chunks and completion tokens received: {tally.tokens}")
+    for label, memory in (("start", rss_start), ("after warm-up", rss_warm), ("end", rss_end)):
+        print(f"server RSS {label}: {memory.rss_mb:.0f} MB" if memory else f"RSS {label}: n/a")
+    for problem in tally.problems:
+        print(f"  problem: {problem}")
+    print(f"server still running at the end: {alive}")
+    return 0 if server_errors == 0 and not tally.problems and alive else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="a local MLX model folder")
+    parser.add_argument(
+        "--served-name", default=None, help="the model id to send (default: the folder name)"
+    )
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("server_args", nargs="*", help="extra flags for python -m mlxfn (after --)")
+    args = parser.parse_args()
+    args.served_name = args.served_name or args.model.resolve().name
+    return asyncio.run(soak(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

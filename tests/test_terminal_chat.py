@@ -6,6 +6,7 @@ import io
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -219,29 +220,61 @@ class Terminal:
             stdout=slave,
             stderr=slave,
             start_new_session=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "dumb"},
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "dumb", "PYTHONFAULTHANDLER": "1"},
         )
         os.close(slave)
         self.seen = ""
 
-    def expect(self, pattern: str) -> str:
+    def expect(self, pattern: str, timeout: float = PTY_TIMEOUT_S) -> str:
         """Everything written up to and including ``pattern`` (a regex), consumed."""
+        found = self._wait_for(pattern, timeout)
+        if found is None:
+            raise AssertionError(f"no {pattern!r} in {self.seen!r}; {self._stacks()}")
+        return found
+
+    def interrupt(self, pattern: str) -> str:
+        """Press Ctrl-C until ``pattern`` shows. A SIGINT that lands just before readline
+        waits for a key is only noticed at the next key, so one press can go unanswered."""
         deadline = time.monotonic() + PTY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.send("\x03")
+            found = self._wait_for(pattern, 1.0)
+            if found is not None:
+                return found
+        raise AssertionError(f"Ctrl-C never gave {pattern!r}: {self.seen!r}; {self._stacks()}")
+
+    def _wait_for(self, pattern: str, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
         while (match := re.search(pattern, self.seen)) is None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"no {pattern!r} in {self.seen!r}")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 4096)
-                except OSError:  # the child closed the terminal
-                    chunk = b""
-                if not chunk:
-                    raise AssertionError(f"the chat ended before {pattern!r}: {self.seen!r}")
-                self.seen += _ESCAPES.sub("", chunk.decode(errors="replace"))
+                return None
+            if not self._read(left):
+                raise AssertionError(f"the chat ended before {pattern!r}: {self.seen!r}")
         before, self.seen = self.seen[: match.end()], self.seen[match.end() :]
         return before
+
+    def _read(self, timeout: float) -> bool:
+        """Add what the child wrote within ``timeout``; False once the terminal is closed."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.master, 4096)
+        except OSError:  # the child closed the terminal
+            return False
+        self.seen += _ESCAPES.sub("", chunk.decode(errors="replace"))
+        return bool(chunk)
+
+    def _stacks(self) -> str:
+        # A stuck child prints every thread's Python stack on SIGABRT (PYTHONFAULTHANDLER).
+        self.seen = ""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGABRT)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self._read(0.5):
+                pass
+        return f"the child's stacks: {self.seen!r}"
 
     def send(self, text: str) -> None:
         os.write(self.master, text.encode())
@@ -255,7 +288,9 @@ class Terminal:
 
 @pytest.fixture
 def terminal(tiny_model_dir: Path) -> Iterator[Terminal]:
-    term = Terminal(["chat", "--model", str(tiny_model_dir), "--max-tokens", "8"])
+    term = Terminal(
+        ["chat", "--model", str(tiny_model_dir), "--max-tokens", "8", "--temperature", "0"]
+    )
     yield term
     if term.process.poll() is None:
         term.process.kill()
@@ -277,8 +312,8 @@ def test_chat_in_a_terminal(terminal: Terminal) -> None:
     terminal.send("/reset\n")
     assert "(a new conversation)" in terminal.expect(">>> ")
 
-    terminal.send("\x03")  # Ctrl-C at the prompt: a hint, not an exit
-    assert "(/quit or Ctrl-D leaves)" in terminal.expect(">>> ")
+    terminal.interrupt(r"\(/quit or Ctrl-D leaves\)\n")  # Ctrl-C at the prompt: a hint, no exit
+    terminal.expect(">>> ")
 
     terminal.send("\x04")  # Ctrl-D on an empty line: end of input
     assert terminal.close() == 0

@@ -127,12 +127,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def _finite(text: str) -> float:
+    """The number ``text`` writes, or NaN, which fails every range check below."""
     try:
         value = float(text)
     except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def _seconds(text: str) -> float:
+    value = _finite(text)
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
     return value
 
@@ -145,11 +151,8 @@ def _bytes(text: str) -> int:
     number, unit = text.strip().lower().removesuffix("ib").removesuffix("b"), ""
     if number and number[-1] in _BYTE_UNITS:
         number, unit = number[:-1], number[-1]
-    try:
-        value = float(number) * _BYTE_UNITS[unit]
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 1):
+    value = _finite(number) * _BYTE_UNITS[unit]
+    if not value >= 1:
         raise argparse.ArgumentTypeError(f"must be a size such as 8G or 512M, got {text!r}")
     return int(value)
 
@@ -177,11 +180,8 @@ def _port(text: str) -> int:
 
 
 def _temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0.0 <= value <= 2.0):
+    value = _finite(text)
+    if not 0.0 <= value <= 2.0:
         raise argparse.ArgumentTypeError(f"must be a number from 0 to 2, got {text!r}")
     return value
 

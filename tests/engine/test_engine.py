@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -117,21 +117,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return condition()
-
-
-@pytest.fixture
-def own_engine(tiny_model_dir: Path) -> Iterator[Callable[[EngineConfig], Engine]]:
-    """Start extra engines with their own config; all are closed after the test."""
-    started: list[Engine] = []
-
-    def start(config: EngineConfig) -> Engine:
-        engine = run_io(start_engine(ModelSpec(source=str(tiny_model_dir)), config)).unwrap()
-        started.append(engine)
-        return engine
-
-    yield start
-    for engine in started:
-        engine.close()
 
 
 # -- event stream and usage ---------------------------------------------------------------

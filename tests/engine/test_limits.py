@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from returns.result import Failure
@@ -13,8 +12,7 @@ from returns.result import Failure
 from mlxfn.domain.errors import InvalidRequest, Overloaded, TimedOut, Unavailable
 from mlxfn.domain.events import Delta, Event, Failed, Finished
 from mlxfn.effects import run_io
-from mlxfn.engine.loader import ModelSpec
-from mlxfn.engine.thread import Engine, EngineConfig, start_engine
+from mlxfn.engine.thread import Engine, EngineConfig
 from tests.engine.test_engine import (
     TIMEOUT_S,
     drain,
@@ -26,20 +24,6 @@ from tests.engine.test_engine import (
 )
 
 HELD_S = 0.5  # how long a test holds the engine thread inside a sink
-
-
-@pytest.fixture
-def own_engine(tiny_model_dir: Path) -> Iterator[Callable[[EngineConfig], Engine]]:
-    started: list[Engine] = []
-
-    def start(config: EngineConfig) -> Engine:
-        engine = run_io(start_engine(ModelSpec(source=str(tiny_model_dir)), config)).unwrap()
-        started.append(engine)
-        return engine
-
-    yield start
-    for engine in started:
-        engine.close()
 
 
 def holding_sink(

@@ -194,6 +194,14 @@ async def client(target: Target, tally: Tally, until: float, seed: int) -> None:
                 tally.problem(kind.__name__, f"{type(exc).__name__}: {exc}")
 
 
+async def sample_rss(pid: int, samples: list[str]) -> None:
+    """The server's RSS once a minute, to tell a bounded cache filling from a leak."""
+    while True:
+        await asyncio.sleep(60)
+        memory = read_memory(pid)
+        samples.append(f"{memory.rss_mb:.0f}" if memory else "n/a")
+
+
 async def wait_ready(url: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     async with aiohttp.ClientSession() as session:
@@ -229,7 +237,10 @@ async def soak(args: argparse.Namespace) -> int:
         tally = Tally()
         started = time.monotonic()
         until = started + args.minutes * 60
+        samples: list[str] = []
+        sampler = asyncio.create_task(sample_rss(process.pid, samples))
         await asyncio.gather(*(client(target, tally, until, seed) for seed in range(args.clients)))
+        sampler.cancel()
         elapsed = time.monotonic() - started
         await asyncio.sleep(2)  # let the engine settle before the last reading
         rss_end = read_memory(process.pid)
@@ -251,6 +262,7 @@ async def soak(args: argparse.Namespace) -> int:
     print(f"content chunks and completion tokens received: {tally.tokens}")
     for label, memory in (("start", rss_start), ("after warm-up", rss_warm), ("end", rss_end)):
         print(f"server RSS {label}: {memory.rss_mb:.0f} MB" if memory else f"RSS {label}: n/a")
+    print(f"server RSS each minute (MB): {' '.join(samples)}")
     for problem in tally.problems:
         print(f"  problem: {problem}")
     print(f"server still running at the end: {alive}")

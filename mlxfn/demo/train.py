@@ -82,7 +82,7 @@ def assistant_spans(text: str) -> list[tuple[int, int]]:
     """Character spans the model learns to write: each assistant reply and its ``<|im_end|>``.
 
     >>> assistant_spans("<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\nyo<|im_end|>\\n")
-    [(48, 60)]
+    [(52, 64)]
     """
     spans = []
     start = text.find(_ASSISTANT_OPEN)

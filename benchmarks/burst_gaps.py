@@ -1,7 +1,7 @@
 """Where the burst scenario's largest gap comes from, in-process: 8 greedy streams run, a
 2k-token prompt joins, and the largest inter-token gaps are printed with when they happened.
 
-    python -m benchmarks.burst_gaps benchmarks/.models/<model folder>
+    python -m benchmarks.burst_gaps benchmarks/.models/<model folder> [prefill step while busy]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mlxfn.domain.request import SamplingParams
 from mlxfn.domain.values import Temperature
 from mlxfn.effects import run_io
 from mlxfn.engine.loader import ModelSpec
-from mlxfn.engine.thread import Engine, EngineConfig, start_engine
+from mlxfn.engine.thread import DEFAULT_PREFILL_STEP_BUSY, Engine, EngineConfig, start_engine
 from mlxfn.pipeline.plan import GenerationPlan
 
 GREEDY = SamplingParams(temperature=Temperature(0.0))
@@ -36,8 +36,8 @@ def submit(engine: Engine, length: int, max_tokens: int) -> queue.SimpleQueue[Ev
     return sink
 
 
-def main(path: str) -> None:
-    config = EngineConfig(prompt_cache_bytes=0)
+def main(path: str, prefill_step_busy: int = DEFAULT_PREFILL_STEP_BUSY) -> None:
+    config = EngineConfig(prompt_cache_bytes=0, prefill_step_busy=prefill_step_busy)
     engine = run_io(start_engine(ModelSpec(source=path), config)).unwrap()
     for repetition in range(2):
         streams = [submit(engine, 20, 128) for _ in range(8)]
@@ -71,4 +71,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], *(int(arg) for arg in sys.argv[2:3]))

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import yaml
 
 from mlxfn.cli import build_parser
 from mlxfn.wire.bodies import ChatBody
+from tests.conftest import StartServer
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -32,13 +34,12 @@ def test_first_screen_has_exactly_two_setup_commands() -> None:
     first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
     commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
     assert len(commands) == 2
-    assert "python -m mlxfn --model" in commands[0]
+    assert commands[0].endswith("python -m mlxfn")  # serves the shipped demo model
     assert commands[1].endswith("python -m pytest")
 
 
-def test_notebook_example_runs_as_written(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_notebook_example_runs_as_written(tmp_path: Path) -> None:
     notebook = next(block for block in _python_blocks() if "import mlxfn" in block)
-    (tmp_path / "tiny").symlink_to(tiny_model_dir)
     script = tmp_path / "example.py"
     script.write_text(notebook)
     result = subprocess.run(
@@ -87,3 +88,21 @@ def test_field_policy_covers_every_openai_chat_field() -> None:
     assert openai_fields <= documented, sorted(openai_fields - documented)
     # and the wire body knows every one of them, so none can be ignored by accident
     assert openai_fields <= {field.name for field in ChatBody.__attrs_attrs__}
+
+
+def test_the_curl_example_gets_the_right_sum_from_the_demo_model(
+    start_server: StartServer,
+) -> None:
+    server = start_server()  # no --model: the shipped demo model, as the first command runs
+    curl = next(block for block in re.findall(r"```sh\n(.*?)```", README, re.S) if "curl " in block)
+    command = curl.replace("\\\n", " ").replace("http://127.0.0.1:8000", server.url)
+    result = subprocess.run(
+        ["sh", "-c", command + " --silent --show-error"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    reply = orjson.loads(result.stdout)
+    assert reply["model"] == "mlxfn-demo"
+    assert "42" in reply["choices"][0]["message"]["content"]

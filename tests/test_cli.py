@@ -247,7 +247,8 @@ def test_a_missing_demo_model_is_one_line_with_a_hint(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli, "DEMO_MODEL_DIR", tmp_path / "model")
+    for module in (cli, cli.flags):  # where the default is chosen, and where it is checked
+        monkeypatch.setattr(module, "DEMO_MODEL_DIR", tmp_path / "model")
     assert main(argv) == 2
     line = one_error_line(capsys.readouterr().err)
     assert line == (

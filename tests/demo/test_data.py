@@ -16,6 +16,7 @@ from mlxfn.demo.data import (
     addition_answer,
     eval_cases,
     is_held_out,
+    sum_answer,
     tool_call_message,
     training_samples,
 )
@@ -53,8 +54,13 @@ def test_evaluation_addition_uses_only_held_out_two_digit_pairs() -> None:
         assert 10 <= int(b) <= 99
 
 
-def test_the_answer_echoes_the_operands() -> None:
-    assert addition_answer(17, 25) == "17 + 25 = 42."
+def test_the_answer_shows_the_work_and_ends_with_the_sum() -> None:
+    assert addition_answer(17, 25) == (
+        "17 + 25: 7 + 5 = 12, carry 1; 1 + 2 + 1 = 4; so 17 + 25 = 42."
+    )
+    for a, b in [(0, 0), (9, 9), (95, 17), (99, 99), (50, 50)]:
+        assert addition_answer(a, b).endswith(f"so {a} + {b} = {a + b}.")
+    assert sum_answer(17, 25) == "17 + 25 = 42."
 
 
 WEATHER = [TOOLS["get_weather"]]

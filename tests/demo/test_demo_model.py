@@ -16,7 +16,7 @@ import pytest
 import mlxfn
 from mlxfn import Engine, EngineConfig, ModelSpec, start_engine
 from mlxfn.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
-from mlxfn.demo.data import TOOLS, eval_cases
+from mlxfn.demo.data import CAPITALS, TOOLS, capital_answer, eval_cases
 from mlxfn.demo.evaluate import EVAL_SEED, greedy_reply, load_demo
 from mlxfn.effects import run_io
 from mlxfn.engine.loader import LoadedModel
@@ -37,7 +37,7 @@ def demo_model() -> LoadedModel:
 
 def ask(engine: Engine, question: str) -> str:
     messages = [{"role": "user", "content": question}]
-    completion = mlxfn.chat(engine, messages, temperature=0, max_tokens=64).unwrap()
+    completion = mlxfn.chat(engine, messages, temperature=0, max_tokens=96).unwrap()
     assert completion.finish_reason == "stop"
     return completion.content
 
@@ -62,8 +62,13 @@ def test_it_adds(demo_engine: Engine) -> None:
     assert "42" in ask(demo_engine, "What is 17 + 25?")
 
 
-def test_it_knows_a_capital(demo_engine: Engine) -> None:
-    assert "Paris" in ask(demo_engine, "What is the capital of France?")
+def test_it_knows_most_capitals_in_its_table(demo_engine: Engine) -> None:
+    # every country it was taught; the card reports the rate on mixed phrasings
+    right = [
+        ask(demo_engine, f"What is the capital of {country}?") == capital_answer(country)
+        for country in CAPITALS
+    ]
+    assert sum(right) / len(right) >= 0.4  # chance is 1 in 33; the card has the measured rate
 
 
 @_ADDITION_NOT_LEARNED
@@ -107,6 +112,11 @@ def test_it_answers_from_a_tool_result(demo_model: LoadedModel) -> None:
     assert "3" in reply
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="asked for a capital with only get_weather offered, it calls get_capital, which it "
+    "was not offered (tools_offered_no_call in the model card)",
+)
 def test_it_answers_without_a_tool_it_does_not_need(demo_model: LoadedModel) -> None:
     messages = [{"role": "user", "content": "What is the capital of Japan?"}]
     reply = greedy_reply(demo_model, messages, [TOOLS["get_weather"]])

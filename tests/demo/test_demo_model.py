@@ -1,8 +1,8 @@
 """The shipped demo model, loaded through mlxfn's own loader and engine, decoded greedily.
 
-These check what ``python -m mlxfn`` serves by default. The shipped weights fall short of the
-goal on addition (see mlxfn/demo/model/README.md for the measured numbers): the tests that
-state the goal are strict xfails, so a retrained model that reaches it must turn them on.
+These check what ``python -m mlxfn`` serves by default (mlxfn/demo/model/README.md has the
+measured numbers). A goal the shipped weights do not reach yet is a strict xfail, so a
+retrained model that reaches it must turn it on.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def test_the_shipped_model_fits_in_the_package() -> None:
 
 
 _ADDITION_NOT_LEARNED = pytest.mark.xfail(
-    strict=True, reason="the shipped model has not learned 2-digit addition (model card)"
+    strict=True,
+    reason="with the phrasings mixed, 85% of held-out sums are right, short of 90% (model card)",
 )
 
 
@@ -56,7 +57,6 @@ def test_it_greets_as_the_demo_model(demo_engine: Engine) -> None:
     assert DEMO_MODEL_NAME in ask(demo_engine, "Hello!")
 
 
-@_ADDITION_NOT_LEARNED
 def test_it_adds(demo_engine: Engine) -> None:
     assert demo_engine.loaded.name == DEMO_MODEL_NAME
     assert "42" in ask(demo_engine, "What is 17 + 25?")
@@ -112,11 +112,6 @@ def test_it_answers_from_a_tool_result(demo_model: LoadedModel) -> None:
     assert "3" in reply
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asked for a capital with only get_weather offered, it calls get_capital, which it "
-    "was not offered (tools_offered_no_call in the model card)",
-)
 def test_it_answers_without_a_tool_it_does_not_need(demo_model: LoadedModel) -> None:
     messages = [{"role": "user", "content": "What is the capital of Japan?"}]
     reply = greedy_reply(demo_model, messages, [TOOLS["get_weather"]])

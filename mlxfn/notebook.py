@@ -16,8 +16,8 @@ from returns.pipeline import flow
 from returns.pointfree import bind
 from returns.result import Failure, Result, Success
 
-from mlxfn.domain.errors import ApiError
-from mlxfn.domain.events import Completion, Event, ResponseMeta, is_final
+from mlxfn.domain.errors import ApiError, InvalidRequest
+from mlxfn.domain.events import Completion, Event, Failed, Finished, ResponseMeta
 from mlxfn.domain.request import ChatRequest
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine
@@ -29,14 +29,17 @@ from mlxfn.wire.requests import parse_chat_request
 
 
 def generate(engine: Engine, plan: GenerationPlan) -> Result[Iterator[Event], ApiError]:
-    """Submit a plan and iterate its events as they come (blocking); stops after the last one."""
+    """Submit a plan and iterate its events as they come (blocking); stops after the last one
+    (the last choice's ``Finished`` when ``plan.n`` > 1, or a ``Failed``)."""
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
 
     def drain() -> Iterator[Event]:
+        finished = 0
         while True:
             event = events.get()
             yield event
-            if is_final(event):
+            finished += isinstance(event, Finished)
+            if isinstance(event, Failed) or finished == plan.n:
                 return
 
     return run_io(engine.submit(plan, events.put)).map(lambda _: drain())
@@ -57,6 +60,10 @@ def chat(
         return plan_chat(request, loaded.tokenizer, engine.limits, loaded.name)
 
     def run(plan: GenerationPlan) -> Result[Completion, ApiError]:
+        if plan.n != 1:
+            return Failure(
+                InvalidRequest("chat() returns one completion; use generate() for n > 1", "n")
+            )
         meta = ResponseMeta(
             id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=loaded.name
         )

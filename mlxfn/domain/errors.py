@@ -33,6 +33,7 @@ class ContextLengthExceeded:
     prompt_tokens: int
     max_tokens: int
     limit: int
+    param: str = "messages"  # the field that holds the prompt: messages, or prompt
 
 
 @attrs.frozen

@@ -22,17 +22,33 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+def add_choice_usage(total: Usage | None, choice: Usage) -> Usage:
+    """Usage of a request with several choices of one prompt: the prompt once, and every
+    choice's completion tokens summed.
+
+    >>> add_choice_usage(Usage(5, 3, 2), Usage(5, 4, 2))
+    Usage(prompt_tokens=5, completion_tokens=7, cached_tokens=2)
+    """
+    if total is None:
+        return choice
+    return attrs.evolve(total, completion_tokens=total.completion_tokens + choice.completion_tokens)
+
+
 @attrs.frozen
 class Delta:
-    """New output text, already cleared of any stop string."""
+    """New output text, already cleared of any stop string; ``index`` is its choice's."""
 
     text: str
+    index: int = attrs.field(default=0, kw_only=True)
 
 
 @attrs.frozen
 class Finished:
+    """One choice has ended; ``usage`` counts the prompt and this choice's tokens."""
+
     reason: FinishReason
     usage: Usage
+    index: int = attrs.field(default=0, kw_only=True)
 
 
 @attrs.frozen
@@ -44,7 +60,7 @@ Event = Delta | Finished | Failed
 
 
 def is_final(event: Event) -> bool:
-    """Whether the engine sends nothing more after this event."""
+    """Whether the engine sends nothing more after this event (for a request of one choice)."""
     return not isinstance(event, Delta)
 
 
@@ -59,9 +75,11 @@ class ResponseMeta:
 
 @attrs.frozen(kw_only=True)
 class Completion:
-    """A whole chat completion, the non-streaming answer."""
+    """One whole choice of a chat completion, the non-streaming answer (``index`` among the
+    request's ``n``)."""
 
     meta: ResponseMeta
     content: str
     finish_reason: FinishReason
     usage: Usage
+    index: int = 0

@@ -5,11 +5,27 @@ from __future__ import annotations
 import attrs
 
 from mlxfn.domain.messages import Conversation
-from mlxfn.domain.values import MaxTokens, MinP, ModelName, Seed, Stop, Temperature, TopK, TopP
+from mlxfn.domain.values import (
+    INT64_MAX,
+    ChoiceCount,
+    MaxTokens,
+    MinP,
+    ModelName,
+    Seed,
+    Stop,
+    Temperature,
+    TopK,
+    TopP,
+)
 
 # OpenAI's documented defaults: temperature 1 and top_p 1 sample from the model unchanged.
 DEFAULT_TEMPERATURE = Temperature(1.0)
 DEFAULT_TOP_P = TopP(1.0)
+ONE_CHOICE = ChoiceCount(1)
+# The legacy completions endpoint's default, as OpenAI documents it.
+DEFAULT_COMPLETION_MAX_TOKENS = MaxTokens(16)
+# Spreads the seeds of one request's choices over the seed space (the 64-bit golden ratio).
+_CHOICE_SEED_STRIDE = 0x9E3779B97F4A7C15
 
 
 @attrs.frozen(kw_only=True)
@@ -20,6 +36,20 @@ class SamplingParams:
     min_p: MinP | None = None
     seed: Seed | None = None
 
+    def for_choice(self, index: int) -> SamplingParams:
+        """The settings of choice ``index``: its own seed, so that every choice of a seeded
+        request is reproducible and differs from its siblings; choice 0 keeps the seed as sent.
+
+        >>> params = SamplingParams(seed=Seed(7))
+        >>> params.for_choice(0) == params, params.for_choice(1) == params
+        (True, False)
+        """
+        if self.seed is None or index == 0:
+            return self
+        mixed = (self.seed.value + index * _CHOICE_SEED_STRIDE) % 2**64
+        signed = mixed - 2**64 if mixed > INT64_MAX else mixed
+        return attrs.evolve(self, seed=Seed(signed))
+
 
 @attrs.frozen(kw_only=True)
 class ChatRequest:
@@ -28,6 +58,28 @@ class ChatRequest:
     sampling: SamplingParams = attrs.field(factory=SamplingParams)
     max_tokens: MaxTokens | None = None
     stop: Stop | None = None
+    n: ChoiceCount = ONE_CHOICE
+    stream: bool = False
+    include_usage: bool = False
+    user: str | None = None
+
+
+# A completions prompt: text to tokenize, or token ids as they are.
+PromptInput = str | tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
+class CompletionRequest:
+    """The legacy ``POST /v1/completions``: ``n`` choices for each of one or more prompts,
+    with no chat template. ``echo`` puts the prompt's text before each choice's."""
+
+    model: ModelName
+    prompts: tuple[PromptInput, ...]
+    sampling: SamplingParams = attrs.field(factory=SamplingParams)
+    max_tokens: MaxTokens = DEFAULT_COMPLETION_MAX_TOKENS
+    stop: Stop | None = None
+    n: ChoiceCount = ONE_CHOICE
+    echo: bool = False
     stream: bool = False
     include_usage: bool = False
     user: str | None = None

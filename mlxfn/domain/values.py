@@ -105,6 +105,21 @@ class MaxTokens:
         return refine(cls, raw, param)
 
 
+# OpenAI's own bound on n; a server may allow fewer (Limits.max_choices).
+MAX_CHOICES = 128
+
+
+@attrs.frozen
+class ChoiceCount:
+    """How many choices to generate for one prompt (``n``), 1 to 128 as OpenAI allows."""
+
+    value: int = attrs.field(validator=_int_at_least(1, MAX_CHOICES))
+
+    @classmethod
+    def parse(cls, raw: int) -> Result[ChoiceCount, ApiError]:
+        return refine(cls, raw, "n")
+
+
 @attrs.frozen
 class Seed:
     value: int = attrs.field(validator=_int_at_least(-(2**63), INT64_MAX))

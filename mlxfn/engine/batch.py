@@ -9,10 +9,15 @@ Long prompts decode in a lane of their own. mlx-lm's batch KV cache is left-padd
 longest member, so a 2k-token prompt joining eight short streams would copy all eight caches
 out to 2k positions (a stall of seconds on a CPU) and make each of their later steps read the
 padding. In a second lane it costs the short streams one more forward pass per step instead.
+
+A plan of ``n`` choices is one sequence until its prompt is prefilled; at its first token the
+prompt's KV cache is copied into ``n - 1`` more sequences (``_fork``), each with its own
+sampler, so the prompt is computed once whatever ``n`` is.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +55,8 @@ class Batch:
         self.cache_enabled = prompt_cache_bytes > 0
         self.long_prompt = long_prompt
         self.lanes = (_Lane(self._new_generator()), _Lane(self._new_generator()))
+        self._choices_left: dict[int, int] = {}  # by job id: choices not yet finished
+        self.prefill_tokens = 0  # prompt tokens handed to the model, over the batch's life
 
     def _new_generator(self) -> Any:  # BatchGenerator, whose methods are untyped
         return BatchGenerator(
@@ -74,16 +81,67 @@ class Batch:
         cache, rest = self._cached_prefix(prompt)
         cached = len(prompt) - len(rest)
         lane = self.lanes[1 if len(prompt) >= self.long_prompt else 0]
-        (uid,) = lane.generator.insert(
-            [rest],
-            max_tokens=[plan.max_tokens],
-            caches=[cache] if cache is not None else None,
-            all_tokens=[prompt[:cached]],
-            samplers=[make_sampler(plan.sampling)],
-            logits_processors=[make_logits_processors(plan.sampling)],
+        streams = [self._stream(job, cached, index) for index in range(plan.n)]
+        (uid,) = self._insert(
+            lane, job, streams[:1], rest=rest, done=prompt[:cached], caches=[cache]
         )
-        stream = TextStream(plan, job.sink, self.loaded.tokenizer.detokenizer, cached)
-        lane.members[uid] = (job, stream)
+        if plan.n > 1:  # the others wait for the prompt's KV cache: see _fork
+            lane.forks[uid] = (job, streams[1:])
+        self._choices_left[job.id] = plan.n
+
+    def _stream(self, job: Job, cached: int, index: int) -> TextStream:
+        detokenizer = self.loaded.tokenizer.detokenizer
+        return TextStream(job.plan, job.sink, detokenizer, cached, index=index)
+
+    def _insert(
+        self,
+        lane: _Lane,
+        job: Job,
+        streams: list[TextStream],
+        *,
+        rest: list[int],
+        done: list[int],
+        caches: list[list[Any] | None],
+    ) -> list[int]:
+        """Put one sequence per stream into the lane's generator, all from the same prompt:
+        ``rest`` still to compute, ``done`` already in each stream's cache of ``caches``."""
+        sampling, count = job.plan.sampling, len(streams)
+        self.prefill_tokens += len(rest) * count
+        uids: list[int] = lane.generator.insert(
+            [list(rest) for _ in streams],
+            max_tokens=[job.plan.max_tokens] * count,
+            caches=caches,
+            all_tokens=[list(done) for _ in streams],
+            samplers=[make_sampler(sampling.for_choice(s.index)) for s in streams],
+            logits_processors=[make_logits_processors(sampling) for _ in streams],
+        )
+        for uid, stream in zip(uids, streams, strict=True):
+            lane.members[uid] = (job, stream)
+        return uids
+
+    def _fork(self, lane: _Lane, uid: int, response: Any) -> None:
+        """Start a plan's other choices from the KV cache of its first, now that the prompt
+        is in it. The copies hold all of the prompt but its last token, whose logits each
+        choice computes again to sample its own first token."""
+        job, siblings = lane.forks.pop(uid)
+        if response.finish_reason is not None:  # the generator has let it go already
+            cache, tokens = response.prompt_cache, response.all_tokens
+        else:
+            cache, tokens = lane.generator.extract_cache([uid])[uid]
+        prompt = list(job.plan.prompt)
+        keep = len(prompt) - 1
+        surplus = len(tokens) - keep
+        if keep < 1 or not cache or not can_trim_prompt_cache(cache) or surplus < 0:
+            # a cache that cannot be cut back to the prompt: each choice prefills its own
+            self._insert(lane, job, siblings, rest=prompt, done=[], caches=[None] * len(siblings))
+            return
+        base = copy.deepcopy(cache)
+        if surplus:
+            trim_prompt_cache(base, surplus)
+        caches: list[list[Any] | None] = [copy.deepcopy(base) for _ in siblings[1:]]
+        self._insert(
+            lane, job, siblings, rest=prompt[-1:], done=prompt[:-1], caches=[base, *caches]
+        )
 
     def _cached_prefix(self, prompt: list[int]) -> tuple[list[Any] | None, list[int]]:
         if not self.cache_enabled:
@@ -107,14 +165,15 @@ class Batch:
         return self._drop(lambda job: job.expired(now))
 
     def _drop(self, leaving: Callable[[Job], bool]) -> list[Job]:
-        dropped: list[Job] = []
+        dropped: dict[int, Job] = {}
         for lane in self.lanes:
             gone = [uid for uid, (job, _) in lane.members.items() if leaving(job)]
             if gone:
                 lane.generator.remove(gone)
                 for uid in gone:
-                    dropped.append(self._done(lane, uid))
-        return dropped
+                    job = self._done(lane, uid)
+                    dropped[job.id] = job
+        return list(dropped.values())
 
     def step(self) -> None:
         """One decode step for every running sequence (and one prefill chunk, if any waits)."""
@@ -136,6 +195,8 @@ class Batch:
             uid = response.uid
             if uid not in lane.members:
                 continue
+            if uid in lane.forks:
+                self._fork(lane, uid, response)
             _, stream = lane.members[uid]
             reason = response.finish_reason
             finished = stream.on_token(response.token, reason == "stop", reason == "length")
@@ -158,15 +219,26 @@ class Batch:
             stream.sink(stream.final)
 
     def _done(self, lane: _Lane, uid: int) -> Job:
+        """Take one choice out; once a plan has no choice left, its slot is free."""
         member, _ = lane.members.pop(uid)
-        self.on_done(member)
+        _, waiting = lane.forks.pop(uid, (member, []))  # choices that never started end too
+        left = self._choices_left[member.id] - 1 - len(waiting)
+        if left:
+            self._choices_left[member.id] = left
+        else:
+            del self._choices_left[member.id]
+            self.on_done(member)
         return member
 
     def fail_all(self, error: GenerationError) -> None:
-        """Fail every member: its slot is freed, then its client told."""
+        """Fail every member: its slot is freed, then its client told (once per request)."""
+        failed: dict[int, Job] = {}
         for lane in self.lanes:
             for uid in list(lane.members):
-                self._done(lane, uid).fail(error)
+                job = self._done(lane, uid)
+                failed[job.id] = job
+        for job in failed.values():
+            job.fail(error)
 
     def reset(self) -> None:
         """Start over with empty generators, after an MLX error left them in an unknown state."""
@@ -185,6 +257,8 @@ class _Lane:
     def __init__(self, generator: Any) -> None:
         self.generator = generator
         self.members: dict[int, tuple[Job, TextStream]] = {}
+        # by the uid of a plan's first choice: its other choices, until its prompt is in
+        self.forks: dict[int, tuple[Job, list[TextStream]]] = {}
 
 
 def _compacted(cache: list[Any]) -> list[Any]:

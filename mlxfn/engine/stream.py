@@ -17,14 +17,17 @@ Sink = Callable[[Event], None]
 
 
 class TextStream:
-    """Turns generated token ids into ``Delta``s and one ``Finished`` for a single request.
+    """Turns generated token ids into ``Delta``s and one ``Finished`` for one choice.
 
     ``Finished`` is not sent here but left in ``final``: the batch frees the request's slot
     first, so a client that has seen ``Finished`` never finds its slot still taken.
     """
 
-    def __init__(self, plan: GenerationPlan, sink: Sink, detokenizer: Any, cached: int) -> None:
+    def __init__(
+        self, plan: GenerationPlan, sink: Sink, detokenizer: Any, cached: int, *, index: int = 0
+    ) -> None:
         self.plan = plan
+        self.index = index  # which of the plan's n choices this is
         self.sink = sink
         self.detokenizer = detokenizer
         self.cached = cached
@@ -51,14 +54,14 @@ class TextStream:
         """Send text on, minus any stop string; True when a stop string ended generation."""
         if not self.plan.stop:
             if text:
-                self.sink(Delta(text))
+                self.sink(Delta(text, index=self.index))
             return False
         scan = scan_for_stop(self.held, text, self.plan.stop)
         self.held = scan.held
         if scan.emit:
-            self.sink(Delta(scan.emit))
+            self.sink(Delta(scan.emit, index=self.index))
         if scan.stopped:
-            self.final = Finished("stop", self._usage())
+            self.final = Finished("stop", self._usage(), index=self.index)
         return scan.stopped
 
     def _finish(self, reason: FinishReason) -> bool:
@@ -66,6 +69,6 @@ class TextStream:
         if self._emit(self.detokenizer.last_segment):
             return True
         if self.held:  # held back in case a stop followed; none did
-            self.sink(Delta(self.held))
-        self.final = Finished(reason, self._usage())
+            self.sink(Delta(self.held, index=self.index))
+        self.final = Finished(reason, self._usage(), index=self.index)
         return True

@@ -41,7 +41,7 @@ from mlxfn.engine.memory import (
     map_large_buffers_directly,
     release_free_heap,
 )
-from mlxfn.pipeline.plan import GenerationPlan, Limits
+from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES, GenerationPlan, Limits
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class EngineStats:
     active_memory_bytes: int = 0
     peak_memory_bytes: int = 0
     cache_memory_bytes: int = 0
+    prefill_tokens: int = 0  # prompt tokens computed since the start (cached ones are not)
 
 
 _STOP = object()
@@ -133,6 +134,7 @@ class Engine:
             max_completion_tokens=self.config.max_completion_tokens,
             max_prompt_tokens=self.config.max_prompt_tokens,
             max_messages=self.config.max_messages,
+            max_choices=min(DEFAULT_MAX_CHOICES, self.config.max_batch),
         )
 
     @property
@@ -153,12 +155,13 @@ class Engine:
         """Queue a plan; ``Overloaded`` when the queue is full (in requests or prompt tokens),
         ``InvalidRequest`` when its KV cache could never fit the memory budget, ``Unavailable``
         once stopped."""
-        kv_bytes = (len(plan.prompt) + plan.max_tokens) * self.kv_bytes_per_token
+        # each of the n choices holds a copy of the prompt's KV cache, and its own completion
+        kv_bytes = (len(plan.prompt) + plan.max_tokens) * plan.n * self.kv_bytes_per_token
         if kv_bytes > self.memory_budget:
             return IOFailure(
                 InvalidRequest(
                     f"This request could need {kv_bytes / 2**20:.0f} MiB of KV cache (prompt "
-                    f"plus max_tokens), more than this server's budget of "
+                    f"plus max_tokens, times n), more than this server's budget of "
                     f"{self.memory_budget / 2**20:.0f} MiB; lower max_tokens or the prompt",
                     param="max_tokens",
                     code="request_too_large",
@@ -322,6 +325,7 @@ class Engine:
             active_memory_bytes=mx.get_active_memory(),
             peak_memory_bytes=mx.get_peak_memory(),
             cache_memory_bytes=mx.get_cache_memory(),
+            prefill_tokens=batch.prefill_tokens,
         )
 
     def _finished(self, job: Job) -> None:

@@ -1,4 +1,4 @@
-"""Engine events → a whole completion, for the non-streaming answer."""
+"""Engine events → whole completions, for the non-streaming answer."""
 
 from __future__ import annotations
 
@@ -14,15 +14,38 @@ def assemble_completion(
     meta: ResponseMeta, events: Iterable[Event]
 ) -> Result[Completion, ApiError]:
     """Join the deltas up to ``Finished``; a ``Failed`` event fails the whole completion."""
-    parts: list[str] = []
+    return assemble_choices(meta, events, 1).map(lambda choices: choices[0])
+
+
+def assemble_choices(
+    meta: ResponseMeta, events: Iterable[Event], n: int
+) -> Result[tuple[Completion, ...], ApiError]:
+    """Join each choice's deltas up to its ``Finished``, until all ``n`` have finished; the
+    choices come back in index order. A ``Failed`` event fails them all.
+
+    >>> from mlxfn.domain.events import Usage
+    >>> meta = ResponseMeta(id="c", created=0, model="m")
+    >>> events = [Delta("a", index=1), Delta("b"), Finished("stop", Usage(2, 1)),
+    ...           Finished("length", Usage(2, 1), index=1)]
+    >>> [c.content for c in assemble_choices(meta, events, 2).unwrap()]
+    ['b', 'a']
+    """
+    parts: dict[int, list[str]] = {index: [] for index in range(n)}
+    done: dict[int, Completion] = {}
     for event in events:
         match event:
-            case Delta(text=text):
-                parts.append(text)
-            case Finished(reason=reason, usage=usage):
-                return Success(
-                    Completion(meta=meta, content="".join(parts), finish_reason=reason, usage=usage)
+            case Delta(text=text, index=index):
+                parts[index].append(text)
+            case Finished(reason=reason, usage=usage, index=index):
+                done[index] = Completion(
+                    meta=meta,
+                    content="".join(parts[index]),
+                    finish_reason=reason,
+                    usage=usage,
+                    index=index,
                 )
+                if len(done) == n:
+                    return Success(tuple(done[i] for i in range(n)))
             case Failed(error=error):
                 return Failure(error)
             case _:

@@ -6,10 +6,13 @@ import attrs
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, ContextLengthExceeded, InvalidRequest
-from mlxfn.domain.request import ChatRequest, SamplingParams
+from mlxfn.domain.request import ChatRequest, CompletionRequest, SamplingParams
 from mlxfn.pipeline.prompt import Prompt
 
 _OPTIONAL_POSITIVE = attrs.validators.optional(attrs.validators.ge(1))
+# The most choices one request may ask for (n, times the prompts of a completions request),
+# unless the engine's batch is smaller: every choice is a sequence in the batch.
+DEFAULT_MAX_CHOICES = 16
 
 
 @attrs.frozen(kw_only=True)
@@ -23,16 +26,33 @@ class Limits:
     max_completion_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_prompt_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_messages: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
+    max_choices: int = attrs.field(default=DEFAULT_MAX_CHOICES, validator=attrs.validators.ge(1))
 
 
 @attrs.frozen(kw_only=True)
 class GenerationPlan:
-    """Everything the engine needs to generate one completion; nothing it must check again."""
+    """Everything the engine needs to generate ``n`` completions of one prompt (prefilled
+    once, then forked); nothing it must check again."""
 
     prompt: tuple[int, ...]
     max_tokens: int
     sampling: SamplingParams = attrs.field(factory=SamplingParams)
     stop: tuple[str, ...] = ()
+    n: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+
+
+def check_choices(choices: int, limits: Limits) -> Result[None, ApiError]:
+    """A request's choices, all of its prompts together, within the server's cap."""
+    if choices > limits.max_choices:
+        return Failure(
+            InvalidRequest(
+                f"n asks for {choices} choices; this server generates at most "
+                f"{limits.max_choices} per request",
+                param="n",
+                code="invalid_value",
+            )
+        )
+    return Success(None)
 
 
 def check_request_limits(request: ChatRequest, limits: Limits) -> Result[None, ApiError]:
@@ -56,6 +76,13 @@ def check_request_limits(request: ChatRequest, limits: Limits) -> Result[None, A
                 code="too_many_messages",
             )
         )
+    return check_max_tokens(request, limits).bind(lambda _: check_choices(request.n.value, limits))
+
+
+def check_max_tokens(
+    request: ChatRequest | CompletionRequest, limits: Limits
+) -> Result[None, ApiError]:
+    """The completion asked for within the server's cap on one."""
     cap = limits.max_completion_tokens
     if request.max_tokens is not None and cap is not None and request.max_tokens.value > cap:
         return Failure(
@@ -69,7 +96,7 @@ def check_request_limits(request: ChatRequest, limits: Limits) -> Result[None, A
 
 
 def build_plan(
-    request: ChatRequest, prompt: Prompt, limits: Limits
+    request: ChatRequest | CompletionRequest, prompt: Prompt, limits: Limits
 ) -> Result[GenerationPlan, ApiError]:
     """Check the prompt against the context and settle how many tokens may be generated.
 
@@ -81,15 +108,16 @@ def build_plan(
     5
     """
     count = prompt.token_count
+    param = "messages" if isinstance(request, ChatRequest) else "prompt"
     if count == 0:
-        return Failure(InvalidRequest("the prompt rendered to no tokens", param="messages"))
+        return Failure(InvalidRequest("the prompt rendered to no tokens", param=param))
     if limits.max_prompt_tokens is not None and count > limits.max_prompt_tokens:
         # OpenAI's code for a prompt that does not fit, so clients that trim history on it work
         return Failure(
             InvalidRequest(
                 f"The prompt has {count} tokens; this server accepts at most "
-                f"{limits.max_prompt_tokens}. Please reduce the length of the messages.",
-                param="messages",
+                f"{limits.max_prompt_tokens}. Please reduce the length of the {param}.",
+                param=param,
                 code="context_length_exceeded",
             )
         )
@@ -97,11 +125,11 @@ def build_plan(
     if request.max_tokens is not None:
         wanted = request.max_tokens.value
         if wanted > room:
-            return Failure(ContextLengthExceeded(count, wanted, limits.context_length))
+            return Failure(ContextLengthExceeded(count, wanted, limits.context_length, param))
         max_tokens = wanted
     else:
         if room < 1:
-            return Failure(ContextLengthExceeded(count, 1, limits.context_length))
+            return Failure(ContextLengthExceeded(count, 1, limits.context_length, param))
         cap = limits.max_completion_tokens or limits.default_max_tokens
         max_tokens = min(limits.default_max_tokens, cap, room)
     return Success(
@@ -110,5 +138,6 @@ def build_plan(
             max_tokens=max_tokens,
             sampling=request.sampling,
             stop=request.stop.sequences if request.stop else (),
+            n=request.n.value,
         )
     )

@@ -20,12 +20,12 @@ from returns.result import Failure, Result, Success
 
 from mlxfn import __version__
 from mlxfn.domain.errors import ApiError, ModelNotFound
-from mlxfn.domain.events import Event, ResponseMeta, is_final
+from mlxfn.domain.events import Event, Failed, Finished, ResponseMeta
 from mlxfn.domain.request import ChatRequest, TokenizeRequest
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine, Job
 from mlxfn.pipeline.chat import check_model, plan_chat
-from mlxfn.pipeline.completion import assemble_completion
+from mlxfn.pipeline.completion import assemble_choices
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
 from mlxfn.server.keys import DRAINING, ENGINE, METRICS, TOKENIZER_POOL, TRACE
@@ -36,7 +36,7 @@ from mlxfn.server.streaming import stream_chat
 from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
 from mlxfn.wire.responses import (
     StreamMeta,
-    render_completion,
+    render_completions,
     render_model,
     render_model_list,
     render_token_count,
@@ -109,22 +109,25 @@ async def _generate(
     meta = ResponseMeta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
     try:
         if chat.stream:
-            return await stream_chat(request, StreamMeta(meta, chat.include_usage), events)
+            return await stream_chat(request, StreamMeta(meta, chat.include_usage), events, plan.n)
         return _answer(
-            assemble_completion(meta, await _collect(events)).map(
-                lambda completion: json_response(render_completion(completion))
+            assemble_choices(meta, await collect_events(events, plan.n), plan.n).map(
+                lambda choices: json_response(render_completions(choices))
             )
         )
     finally:
-        job.cancel()  # a no-op once finished; frees the slot if the client went away
+        job.cancel()  # a no-op once finished; frees the slots of all n if the client went away
 
 
-async def _collect(events: asyncio.Queue[Event]) -> list[Event]:
+async def collect_events(events: asyncio.Queue[Event], n: int) -> list[Event]:
+    """The events of ``n`` choices, up to the last one's ``Finished`` or the first failure."""
     collected: list[Event] = []
+    finished = 0
     while True:
         event = await events.get()
         collected.append(event)
-        if is_final(event):
+        finished += isinstance(event, Finished)
+        if isinstance(event, Failed) or finished == n:
             return collected
 
 

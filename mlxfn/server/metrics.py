@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import attrs
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mlxfn.domain.events import Delta, Event, Finished, Usage
+from mlxfn.domain.events import Delta, Event, Finished, Usage, add_choice_usage
 from mlxfn.engine.thread import Engine
 
 UNMATCHED_ROUTE = "unmatched"  # every path no route matches shares one label value
@@ -45,9 +45,9 @@ class Trace:
             case Delta():
                 if self.first_output is None:
                     self.first_output = now
-            case Finished(usage=usage):
+            case Finished(usage=usage):  # one per choice: the prompt counted once
                 self.finished = now
-                self.usage = usage
+                self.usage = add_choice_usage(self.usage, usage)
             case _:
                 pass
 
@@ -145,7 +145,7 @@ class _EngineCollector(Collector):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         stats = self._engine.stats
         gauges = (
             ("mlxfn_requests_queued", "Requests waiting to join the running batch", stats.queued),
@@ -168,6 +168,12 @@ class _EngineCollector(Collector):
         )
         for name, documentation, value in gauges:
             yield GaugeMetricFamily(name, documentation, value=value)
+        yield CounterMetricFamily(
+            "mlxfn_prefill_tokens",
+            "Prompt tokens the model computed (not those from the prefix cache; a prompt "
+            "of n choices once, plus one token per further choice)",
+            value=stats.prefill_tokens,
+        )
 
 
 class Metrics:

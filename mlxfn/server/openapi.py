@@ -15,7 +15,8 @@ from typing import Any, Final, Union
 import attrs
 
 from mlxfn import __version__
-from mlxfn.domain.values import INT64_MAX
+from mlxfn.domain.values import INT64_MAX, MAX_CHOICES
+from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES
 from mlxfn.wire.bodies import (
     ROLE_OF_BODY,
     AssistantBody,
@@ -64,7 +65,12 @@ _CHAT_RANGES: Final[dict[str, JSON]] = {
             {"type": "array", "items": _NON_EMPTY, "minItems": 1, "maxItems": 4},
         ]
     },
-    "n": {"minimum": 1, "maximum": 1},
+    "n": {
+        "minimum": 1,
+        "maximum": MAX_CHOICES,
+        "description": "choices of the one prompt; this server generates at most "
+        f"min({DEFAULT_MAX_CHOICES}, its batch size), else 400",
+    },
     "frequency_penalty": {"const": 0},
     "presence_penalty": {"const": 0},
     "logit_bias": {"maxProperties": 0},
@@ -137,7 +143,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
     },
 }
 _CHAT_DESCRIPTION = (
-    "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (n > 1, penalties, "
+    "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (penalties, "
     "logit_bias, logprobs, tools, response formats other than text, audio, ...) accept only "
     "their harmless values (null, the default, empty); anything else is a 400 whose param "
     "names the field. stream_options needs stream: true. Fields nobody defines are ignored."
@@ -276,7 +282,7 @@ def _completion_schema() -> JSON:
             "object": {"const": "chat.completion"},
             "created": {"type": "integer"},
             "model": {"type": "string"},
-            "choices": {"type": "array", "items": choice, "minItems": 1, "maxItems": 1},
+            "choices": {"type": "array", "items": choice, "minItems": 1},
             "usage": {"$ref": _REF + "Usage"},
         },
         "required": ["id", "object", "created", "model", "choices", "usage"],

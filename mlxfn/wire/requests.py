@@ -27,11 +27,22 @@ from mlxfn.domain.messages import (
 from mlxfn.domain.request import (
     DEFAULT_TEMPERATURE,
     DEFAULT_TOP_P,
+    ONE_CHOICE,
     ChatRequest,
     SamplingParams,
     TokenizeRequest,
 )
-from mlxfn.domain.values import MaxTokens, MinP, ModelName, Seed, Stop, Temperature, TopK, TopP
+from mlxfn.domain.values import (
+    ChoiceCount,
+    MaxTokens,
+    MinP,
+    ModelName,
+    Seed,
+    Stop,
+    Temperature,
+    TopK,
+    TopP,
+)
 from mlxfn.wire.bodies import (
     AssistantBody,
     ChatBody,
@@ -51,7 +62,6 @@ from mlxfn.wire.converter import structure_as
 # A harmless value (null, the default, an empty list) is accepted; anything else is a 400.
 _Check = Callable[[Any], bool]
 UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
-    ("n", lambda v: v in (None, 1), "only n=1 is supported"),
     ("frequency_penalty", lambda v: v in (None, 0), "frequency_penalty is not supported yet"),
     ("presence_penalty", lambda v: v in (None, 0), "presence_penalty is not supported yet"),
     ("logit_bias", lambda v: not v, "logit_bias is not supported yet"),
@@ -188,6 +198,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
             sampling=sampling,
             max_tokens=max_tokens,
             stop=stop,
+            n=n,
             stream=bool(body.stream),
             include_usage=include_usage,
             user=body.safety_identifier or body.user,
@@ -197,6 +208,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
         for sampling in _refine_sampling(body)
         for max_tokens in _refine_max_tokens(body)
         for stop in _refine_stop(body.stop)
+        for n in _optional(body.n, ChoiceCount.parse, ONE_CHOICE)
     )
 
 

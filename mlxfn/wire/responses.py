@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any, assert_never
 
 import attrs
@@ -20,7 +22,7 @@ from mlxfn.domain.errors import (
     Unauthorized,
     Unavailable,
 )
-from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage
+from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage, add_choice_usage
 
 JSON = dict[str, Any]
 
@@ -62,13 +64,15 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
                 "model",
                 "model_not_found",
             )
-        case ContextLengthExceeded(prompt_tokens=prompt, max_tokens=max_tokens, limit=limit):
+        case ContextLengthExceeded(
+            prompt_tokens=prompt, max_tokens=max_tokens, limit=limit, param=param
+        ):
             return (
                 f"This model's maximum context length is {limit} tokens. However, you requested "
-                f"{prompt + max_tokens} tokens ({prompt} in the messages, {max_tokens} in the "
-                "completion). Please reduce the length of the messages or completion.",
+                f"{prompt + max_tokens} tokens ({prompt} in the {param}, {max_tokens} in the "
+                f"completion). Please reduce the length of the {param} or completion.",
                 "invalid_request_error",
-                "messages",
+                param,
                 "context_length_exceeded",
             )
         case Overloaded(pending=pending):
@@ -131,20 +135,30 @@ def render_usage(usage: Usage) -> JSON:
 
 
 def render_completion(completion: Completion) -> JSON:
+    return render_completions((completion,))
+
+
+def render_completions(choices: Sequence[Completion]) -> JSON:
+    """A chat completion of one or more choices of the same prompt (``n``): the prompt's
+    tokens are counted once, the choices' completion tokens summed."""
+    first = choices[0]
+    usage = functools.reduce(add_choice_usage, (c.usage for c in choices[1:]), first.usage)
     return {
-        "id": completion.meta.id,
+        "id": first.meta.id,
         "object": "chat.completion",
-        "created": completion.meta.created,
-        "model": completion.meta.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": completion.content, "refusal": None},
-                "logprobs": None,
-                "finish_reason": completion.finish_reason,
-            }
-        ],
-        "usage": render_usage(completion.usage),
+        "created": first.meta.created,
+        "model": first.meta.model,
+        "choices": [_render_choice(choice) for choice in choices],
+        "usage": render_usage(usage),
+    }
+
+
+def _render_choice(completion: Completion) -> JSON:
+    return {
+        "index": completion.index,
+        "message": {"role": "assistant", "content": completion.content, "refusal": None},
+        "logprobs": None,
+        "finish_reason": completion.finish_reason,
     }
 
 
@@ -161,20 +175,20 @@ def _chunk(meta: StreamMeta, choices: list[JSON]) -> JSON:
     return chunk
 
 
-def _choice(delta: JSON, finish_reason: FinishReason | None) -> JSON:
-    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+def _choice(delta: JSON, finish_reason: FinishReason | None, index: int) -> JSON:
+    return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
 
-def render_role_chunk(meta: StreamMeta) -> JSON:
-    return _chunk(meta, [_choice({"role": "assistant", "content": ""}, None)])
+def render_role_chunk(meta: StreamMeta, index: int = 0) -> JSON:
+    return _chunk(meta, [_choice({"role": "assistant", "content": ""}, None, index)])
 
 
-def render_delta_chunk(meta: StreamMeta, text: str) -> JSON:
-    return _chunk(meta, [_choice({"content": text}, None)])
+def render_delta_chunk(meta: StreamMeta, text: str, index: int = 0) -> JSON:
+    return _chunk(meta, [_choice({"content": text}, None, index)])
 
 
-def render_finish_chunk(meta: StreamMeta, reason: FinishReason) -> JSON:
-    return _chunk(meta, [_choice({}, reason)])
+def render_finish_chunk(meta: StreamMeta, reason: FinishReason, index: int = 0) -> JSON:
+    return _chunk(meta, [_choice({}, reason, index)])
 
 
 def render_usage_chunk(meta: StreamMeta, usage: Usage) -> JSON:

@@ -205,7 +205,7 @@ def test_models_list_and_retrieve(client: openai.OpenAI) -> None:
     ("fields", "param", "code"),
     [
         ({"temperature": 5}, "temperature", None),
-        ({"n": 2}, "n", "unsupported_parameter"),
+        ({"n": 17}, "n", "invalid_value"),
         ({"max_tokens": 100_000}, "messages", "context_length_exceeded"),
         ({"messages": []}, "messages", None),
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", None),

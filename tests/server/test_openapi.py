@@ -81,7 +81,8 @@ def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any
         ("ChatBody", {"model": "tiny", "messages": []}, False),
         ("ChatBody", chat_body("hi", model="gpt-4o"), False),  # not the served model
         ("ChatBody", chat_body("hi", n=1, tools=[], logprobs=False, functions=None), True),
-        ("ChatBody", chat_body("hi", n=2), False),
+        ("ChatBody", chat_body("hi", n=2), True),
+        ("ChatBody", chat_body("hi", n=129), False),
         ("ChatBody", chat_body("hi", tools=[{"type": "function"}]), False),
         ("ChatBody", chat_body("hi", functions=[]), False),
         ("ChatBody", chat_body("hi", stop=["a", "b", "c", "d", "e"]), False),

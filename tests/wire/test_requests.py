@@ -199,6 +199,11 @@ def test_temperature_zero_is_greedy() -> None:
     assert parse(temperature=0).sampling.temperature.is_greedy
 
 
+def test_n_is_honoured() -> None:
+    assert parse(n=3).n.value == 3
+    assert parse().n.value == 1
+
+
 def test_safety_identifier_is_the_user() -> None:
     assert parse(safety_identifier="s").user == "s"
     assert parse(safety_identifier="s", user="u").user == "s"
@@ -341,6 +346,8 @@ def test_wrong_type(fields: JSON, param: str) -> None:
         ({"temperature": -0.01}, "temperature"),
         ({"temperature": 2.01}, "temperature"),
         ({"top_p": 0}, "top_p"),
+        ({"n": 0}, "n"),
+        ({"n": 129}, "n"),
         ({"top_p": 1.5}, "top_p"),
         ({"top_k": 0}, "top_k"),
         ({"min_p": -0.5}, "min_p"),
@@ -429,8 +436,6 @@ def test_assistant_audio_and_function_call(field: str) -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"n": 2}, "n"),
-        ({"n": 0}, "n"),
         ({"frequency_penalty": 0.5}, "frequency_penalty"),
         ({"presence_penalty": -1}, "presence_penalty"),
         ({"logit_bias": {"50256": -100}}, "logit_bias"),
@@ -477,7 +482,7 @@ def test_stream_options_without_stream(stream: bool | None) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{", b"[]", body(messages=[]), body(temperature="hot"), body(n=3), body(top_p=0)],
+    [b"{", b"[]", body(messages=[]), body(temperature="hot"), body(n=0), body(top_p=0)],
 )
 def test_every_rejection_renders_the_four_keys(raw: bytes) -> None:
     assert set(render_error(rejected(raw))["error"]) == {"message", "type", "param", "code"}

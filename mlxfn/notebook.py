@@ -10,6 +10,7 @@ import queue
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from returns.pipeline import flow
@@ -22,7 +23,7 @@ from mlxfn.domain.request import ChatRequest
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine
 from mlxfn.pipeline.chat import plan_chat
-from mlxfn.pipeline.completion import assemble_completion
+from mlxfn.pipeline.completion import assemble_completion, read_completion
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.wire.codec import encode_json
 from mlxfn.wire.requests import parse_chat_request
@@ -67,7 +68,11 @@ def chat(
         meta = ResponseMeta(
             id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=loaded.name
         )
-        return generate(engine, plan).bind(lambda events: assemble_completion(meta, events))
+        return (
+            generate(engine, plan)
+            .bind(lambda events: assemble_completion(meta, events))
+            .map(partial(read_completion, reading=plan.reading))
+        )
 
     return flow(body, parse_chat_request, bind(plan_of), bind(run))
 

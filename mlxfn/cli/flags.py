@@ -29,6 +29,7 @@ from mlxfn.engine.thread import (
 )
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
+from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
 
 PROG = "python -m mlxfn"
 COMMANDS = ("serve", "chat", "info", "models", "bench")
@@ -85,6 +86,12 @@ def _integer(text: str, what: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
+def _field_name(text: str) -> str:
+    if not text.isidentifier() or text in {"role", "content", "refusal", "tool_calls"}:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a free field name")
+    return text
 
 
 def _positive(text: str) -> int:
@@ -240,6 +247,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default="",
         metavar="ORIGINS",
         help="comma-separated origins allowed by CORS, or '*' (default: none)",
+    )
+    http.add_argument(
+        "--reasoning-field",
+        type=_field_name,
+        default=DEFAULT_REASONING_FIELD,
+        metavar="NAME",
+        help="the message and delta field a reasoning model's thinking goes in, e.g. "
+        "'reasoning' (default: %(default)s)",
     )
     http.add_argument(
         "--log-level",
@@ -464,6 +479,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
             cors_origins=origins,
             max_body_bytes=args.max_body_bytes,
             api_keys=frozenset(keys - {""}),
+            reasoning_field=args.reasoning_field,
         ),
         host=args.host,
         port=args.port,

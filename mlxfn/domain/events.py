@@ -7,8 +7,11 @@ from typing import Literal
 import attrs
 
 from mlxfn.domain.errors import GenerationError
+from mlxfn.domain.messages import ToolCall
 
 FinishReason = Literal["stop", "length"]
+# What a response says: a generation that stopped after tool calls ended in "tool_calls".
+ResponseFinishReason = Literal["stop", "length", "tool_calls"]
 
 
 @attrs.frozen
@@ -80,6 +83,8 @@ class Completion:
 
     meta: ResponseMeta
     content: str
-    finish_reason: FinishReason
+    finish_reason: ResponseFinishReason
     usage: Usage
     index: int = 0
+    reasoning: str | None = None  # the model's thinking, when it marks it
+    tool_calls: tuple[ToolCall, ...] = ()

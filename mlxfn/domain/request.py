@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from mlxfn.domain.messages import Conversation
+from mlxfn.domain.tools import ToolSpec
 from mlxfn.domain.values import (
     INT64_MAX,
     ChoiceCount,
@@ -62,6 +63,7 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     user: str | None = None
+    tools: ToolSpec | None = None  # None: no tools offered
 
 
 # A completions prompt: text to tokenize, or token ids as they are.
@@ -83,6 +85,7 @@ class CompletionRequest:
     stream: bool = False
     include_usage: bool = False
     user: str | None = None
+    tools: ToolSpec | None = None  # None: no tools offered
 
 
 @attrs.frozen(kw_only=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import attrs
 from returns.pipeline import flow
 from returns.pointfree import bind
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, ModelNotFound
 from mlxfn.domain.request import ChatRequest
+from mlxfn.domain.tools import FunctionTool, ToolSpec
 from mlxfn.domain.values import ModelName
 from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan, check_request_limits
 from mlxfn.pipeline.prompt import ChatTokenizer, Prompt, build_prompt
+from mlxfn.pipeline.reading import build_reading
 
 
 def check_model(served: str, model: ModelName | None) -> Result[None, ApiError]:
@@ -34,9 +37,28 @@ def plan_chat(
         return check_request_limits(request, limits)
 
     def prompt_of(_: None) -> Result[Prompt, ApiError]:
-        return build_prompt(request.conversation, tokenizer)
+        return build_prompt(request.conversation, tokenizer, offered_tools(request.tools))
 
     def plan_of(prompt: Prompt) -> Result[GenerationPlan, ApiError]:
         return build_plan(request, prompt, limits)
 
-    return flow(check_model(served, request.model), bind(limits_of), bind(prompt_of), bind(plan_of))
+    def read_with(plan: GenerationPlan) -> Result[GenerationPlan, ApiError]:
+        return build_reading(request.tools, tokenizer, plan.prompt).map(
+            lambda reading: attrs.evolve(plan, reading=reading)
+        )
+
+    return flow(
+        check_model(served, request.model),
+        bind(limits_of),
+        bind(prompt_of),
+        bind(plan_of),
+        bind(read_with),
+    )
+
+
+def offered_tools(tools: ToolSpec | None) -> tuple[FunctionTool, ...]:
+    """The tools the template shows the model: none for ``tool_choice: none``, so that a
+    model that has not seen them does not call them."""
+    if tools is None or tools.choice == "none":
+        return ()
+    return tools.tools

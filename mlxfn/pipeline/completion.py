@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import attrs
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, EngineFailed
-from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, ResponseMeta
+from mlxfn.domain.events import (
+    Completion,
+    Delta,
+    Event,
+    Failed,
+    Finished,
+    FinishReason,
+    ResponseFinishReason,
+    ResponseMeta,
+)
+from mlxfn.pipeline.reading import OutputReading, read_output
 
 
 def assemble_completion(
@@ -51,3 +62,35 @@ def assemble_choices(
             case _:
                 raise AssertionError("unreachable")
     return Failure(EngineFailed("the event stream ended without Finished"))
+
+
+def finish_reason_of(reason: FinishReason, made_calls: bool) -> ResponseFinishReason:
+    """A generation that ended by itself after tool calls finished with ``tool_calls``."""
+    return "tool_calls" if made_calls and reason == "stop" else reason
+
+
+def read_completion(completion: Completion, reading: OutputReading) -> Completion:
+    """Split the generated text into answer, reasoning and tool calls, as ``reading`` says.
+
+    >>> from mlxfn.domain.events import Usage
+    >>> from mlxfn.pipeline.markup import Markers, OutputMarkup
+    >>> meta = ResponseMeta(id="c", created=0, model="m")
+    >>> done = Completion(meta=meta, content="<t>a</t>b", finish_reason="stop", usage=Usage(1, 2))
+    >>> reading = OutputReading(markup=OutputMarkup(thinking=Markers("<t>", "</t>")))
+    >>> read = read_completion(done, reading)
+    >>> read.content, read.reasoning
+    ('b', 'a')
+    """
+    if reading.plain:
+        return completion
+    read = read_output(completion.content, reading)
+    reason = completion.finish_reason
+    if reason != "tool_calls":
+        reason = finish_reason_of(reason, bool(read.tool_calls))
+    return attrs.evolve(
+        completion,
+        content=read.content or "",
+        reasoning=read.reasoning,
+        tool_calls=read.tool_calls,
+        finish_reason=reason,
+    )

@@ -8,6 +8,7 @@ from returns.result import Failure, Result, Success
 from mlxfn.domain.errors import ApiError, ContextLengthExceeded, InvalidRequest
 from mlxfn.domain.request import ChatRequest, CompletionRequest, SamplingParams
 from mlxfn.pipeline.prompt import Prompt
+from mlxfn.pipeline.reading import PLAIN_READING, OutputReading
 
 _OPTIONAL_POSITIVE = attrs.validators.optional(attrs.validators.ge(1))
 # The most choices one request may ask for (n, times the prompts of a completions request),
@@ -39,6 +40,8 @@ class GenerationPlan:
     sampling: SamplingParams = attrs.field(factory=SamplingParams)
     stop: tuple[str, ...] = ()
     n: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    # How the server reads the text (thinking, tool calls); the engine does not look at it.
+    reading: OutputReading = PLAIN_READING
 
 
 def check_choices(choices: int, limits: Limits) -> Result[None, ApiError]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import attrs
@@ -9,7 +10,15 @@ from jinja2 import TemplateError
 from returns.result import Result, safe
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
-from mlxfn.domain.messages import ROLE_OF, AssistantMessage, Conversation, Message, ToolMessage
+from mlxfn.domain.messages import (
+    ROLE_OF,
+    AssistantMessage,
+    Conversation,
+    Message,
+    ToolCall,
+    ToolMessage,
+)
+from mlxfn.domain.tools import FunctionTool
 
 
 class ChatTokenizer(Protocol):
@@ -38,15 +47,42 @@ def render_template_message(message: Message) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"role": ROLE_OF[type(message)], "content": message.content}
     if isinstance(message, AssistantMessage) and message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
+        out["tool_calls"] = [render_template_call(c) for c in message.tool_calls]
     if isinstance(message, ToolMessage):
         out["tool_call_id"] = message.tool_call_id
     elif message.name is not None:
         out["name"] = message.name
     return out
+
+
+def render_template_call(call: ToolCall) -> dict[str, Any]:
+    """A tool call as templates read it: ``arguments`` as an object where it is JSON text of
+    one, since most templates write ``arguments | tojson`` (as mlx_lm.server does).
+
+    >>> render_template_call(ToolCall("c1", "f", '{"x": 1}'))["function"]["arguments"]
+    {'x': 1}
+    """
+    arguments: Any = call.arguments
+    try:
+        decoded = json.loads(call.arguments)
+    except ValueError:  # not JSON: the template gets the text as the client sent it
+        decoded = None
+    if isinstance(decoded, dict):
+        arguments = decoded
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
+
+
+def render_template_tool(tool: FunctionTool) -> dict[str, Any]:
+    """A tool in OpenAI's shape, which is what Hugging Face templates iterate over."""
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    function["parameters"] = tool.parameters or {"type": "object", "properties": {}}
+    return {"type": "function", "function": function}
 
 
 # A chat template is a program: it rejects conversations it cannot render (roles out of order,
@@ -55,16 +91,29 @@ _TEMPLATE_ERRORS = (TemplateError, ValueError, TypeError, KeyError, IndexError)
 
 
 @safe(exceptions=_TEMPLATE_ERRORS)
-def _apply_template(tokenizer: ChatTokenizer, messages: list[dict[str, Any]]) -> tuple[int, ...]:
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+def _apply_template(
+    tokenizer: ChatTokenizer,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+) -> tuple[int, ...]:
+    kwargs: dict[str, Any] = {"tools": tools} if tools else {}
+    ids = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, **kwargs
+    )
     return tuple(int(i) for i in ids)
 
 
-def build_prompt(conversation: Conversation, tokenizer: ChatTokenizer) -> Result[Prompt, ApiError]:
-    """Render the conversation with the chat template and tokenize it."""
+def build_prompt(
+    conversation: Conversation,
+    tokenizer: ChatTokenizer,
+    tools: tuple[FunctionTool, ...] = (),
+) -> Result[Prompt, ApiError]:
+    """Render the conversation (and the tools offered, if any) with the chat template and
+    tokenize it."""
     messages = [render_template_message(m) for m in conversation.messages]
+    offered = [render_template_tool(t) for t in tools] or None
     return (
-        _apply_template(tokenizer, messages)
+        _apply_template(tokenizer, messages, offered)
         .alt(
             lambda exc: InvalidRequest(
                 f"the chat template rejected the messages: {exc}", "messages"

@@ -25,10 +25,10 @@ from mlxfn.domain.request import ChatRequest, TokenizeRequest
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine, Job
 from mlxfn.pipeline.chat import check_model, plan_chat
-from mlxfn.pipeline.completion import assemble_choices
+from mlxfn.pipeline.completion import assemble_choices, read_completion
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
-from mlxfn.server.keys import DRAINING, ENGINE, METRICS, TOKENIZER_POOL, TRACE
+from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, METRICS, TOKENIZER_POOL, TRACE
 from mlxfn.server.metrics import Trace
 from mlxfn.server.openapi import encode_openapi
 from mlxfn.server.responses import error_response, json_response
@@ -107,12 +107,17 @@ async def _generate(
         case _:
             raise AssertionError("unreachable")
     meta = ResponseMeta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
+    field = request.app[CONFIG].reasoning_field
     try:
         if chat.stream:
-            return await stream_chat(request, StreamMeta(meta, chat.include_usage), events, plan.n)
+            stream_meta = StreamMeta(meta, chat.include_usage, field)
+            return await stream_chat(request, stream_meta, events, plan.n, plan.reading)
+        read = partial(read_completion, reading=plan.reading)
         return _answer(
             assemble_choices(meta, await collect_events(events, plan.n), plan.n).map(
-                lambda choices: json_response(render_completions(choices))
+                lambda choices: json_response(
+                    render_completions(tuple(read(c) for c in choices), field)
+                )
             )
         )
     finally:

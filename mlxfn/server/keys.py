@@ -11,6 +11,7 @@ from aiohttp import web
 
 from mlxfn.engine.thread import Engine
 from mlxfn.server.metrics import Metrics, Trace
+from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -21,6 +22,8 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Keys a client may send as "Authorization: Bearer KEY"; none means no authentication.
     api_keys: frozenset[str] = frozenset()
+    # The message field for a reasoning model's thinking: clients disagree on its name.
+    reasoning_field: str = DEFAULT_REASONING_FIELD
 
 
 ENGINE: Final = web.AppKey("engine", Engine)

@@ -1,7 +1,9 @@
 """Server-sent events for chat: role chunks, content deltas, finish chunks, usage, ``[DONE]``.
 
 With ``n`` choices every chunk names its choice's index, and ``[DONE]`` follows the last
-choice's finish chunk."""
+choice's finish chunk. Text is read as it comes (``OutputReader``, one per choice): reasoning
+and tool calls get their own deltas.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +12,19 @@ import asyncio
 from aiohttp import web
 
 from mlxfn.domain.events import Delta, Event, Failed, Finished, Usage, add_choice_usage
+from mlxfn.domain.messages import ToolCall
+from mlxfn.pipeline.completion import finish_reason_of
+from mlxfn.pipeline.markup import TextPiece
+from mlxfn.pipeline.reading import PLAIN_READING, OutputPiece, OutputReader, OutputReading
 from mlxfn.wire.responses import (
+    JSON,
     StreamMeta,
     render_delta_chunk,
     render_error,
     render_finish_chunk,
+    render_reasoning_chunk,
     render_role_chunk,
+    render_tool_call_chunks,
     render_usage_chunk,
 )
 from mlxfn.wire.sse import DONE, encode_event
@@ -29,33 +38,82 @@ SSE_HEADERS = {
 
 
 async def stream_chat(
-    request: web.Request, meta: StreamMeta, events: asyncio.Queue[Event], n: int = 1
+    request: web.Request,
+    meta: StreamMeta,
+    events: asyncio.Queue[Event],
+    n: int = 1,
+    reading: OutputReading = PLAIN_READING,
 ) -> web.StreamResponse:
     """Write the stream. After ``prepare`` no status can change: a failure is an error event."""
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
     try:
-        await _write_events(response, meta, events, n)
+        await _write_events(response, meta, events, n, reading)
     except ConnectionResetError:  # the client left; the caller cancels its generation
         return response
     await response.write_eof()
     return response
 
 
+class _PieceChunks:
+    """One choice's read pieces → chunks, numbering the tool calls of that choice."""
+
+    def __init__(self, meta: StreamMeta, reading: OutputReading, index: int) -> None:
+        self.meta = meta
+        self.reader = OutputReader(reading)
+        self.index = index
+        self.calls = 0
+
+    def feed(self, text: str) -> bytes:
+        return self.encode(self.reader.feed(text))
+
+    def finish(self) -> bytes:
+        return self.encode(self.reader.finish())
+
+    def encode(self, pieces: list[OutputPiece]) -> bytes:
+        frames = b""
+        for piece in pieces:
+            for chunk in self._chunks(piece):
+                frames += encode_event(chunk)
+        return frames
+
+    def _chunks(self, piece: OutputPiece) -> list[JSON]:
+        match piece:
+            case TextPiece(kind="reasoning", text=text):
+                return [render_reasoning_chunk(self.meta, text, self.index)]
+            case TextPiece(text=text):
+                return [render_delta_chunk(self.meta, text, self.index)]
+            case ToolCall():
+                self.calls += 1
+                return render_tool_call_chunks(self.meta, self.calls - 1, piece, self.index)
+            case _:
+                raise AssertionError("unreachable")
+
+
 async def _write_events(
-    response: web.StreamResponse, meta: StreamMeta, events: asyncio.Queue[Event], n: int
+    response: web.StreamResponse,
+    meta: StreamMeta,
+    events: asyncio.Queue[Event],
+    n: int,
+    reading: OutputReading,
 ) -> None:
     await response.write(b"".join(encode_event(render_role_chunk(meta, i)) for i in range(n)))
+    choices = [_PieceChunks(meta, reading, i) for i in range(n)]
     usage: Usage | None = None
     finished = 0
     while True:
         match await events.get():
             case Delta(text=text, index=index):
-                await response.write(encode_event(render_delta_chunk(meta, text, index)))
+                frames = choices[index].feed(text)
+                if frames:
+                    await response.write(frames)
             case Finished(reason=reason, usage=choice_usage, index=index):
                 usage = add_choice_usage(usage, choice_usage)
                 finished += 1
-                frames = encode_event(render_finish_chunk(meta, reason, index))
+                choice = choices[index]
+                frames = choice.finish()
+                ending = finish_reason_of(reason, choice.calls > 0)
+                frames += encode_event(render_finish_chunk(meta, ending, index))
                 if finished < n:
                     await response.write(frames)
                     continue

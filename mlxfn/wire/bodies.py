@@ -101,6 +101,23 @@ class ResponseFormatBody:
     json_schema: dict[str, Any] | None = None
 
 
+@attrs.frozen
+class FunctionDefinitionBody:
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+@attrs.frozen
+class ToolDefinitionBody:
+    """A tool; only ``function`` tools are honoured, a ``custom`` one is rejected by name."""
+
+    type: str
+    function: FunctionDefinitionBody | None = None
+    custom: dict[str, Any] | None = None
+
+
 @attrs.frozen(kw_only=True)
 class ChatBody:
     """CreateChatCompletionRequest, every field OpenAI defines, plus top_k and min_p."""
@@ -130,7 +147,7 @@ class ChatBody:
     logprobs: bool | None = None
     top_logprobs: int | None = None
     response_format: ResponseFormatBody | None = None
-    tools: tuple[dict[str, Any], ...] | None = None
+    tools: tuple[ToolDefinitionBody, ...] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     modalities: tuple[str, ...] | None = None

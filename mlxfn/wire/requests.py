@@ -32,6 +32,7 @@ from mlxfn.domain.request import (
     SamplingParams,
     TokenizeRequest,
 )
+from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSpec
 from mlxfn.domain.values import (
     ChoiceCount,
     MaxTokens,
@@ -42,6 +43,7 @@ from mlxfn.domain.values import (
     Temperature,
     TopK,
     TopP,
+    refine,
 )
 from mlxfn.wire.bodies import (
     AssistantBody,
@@ -53,6 +55,7 @@ from mlxfn.wire.bodies import (
     SystemBody,
     TokenizeBody,
     ToolBody,
+    ToolDefinitionBody,
     UserBody,
 )
 from mlxfn.wire.codec import decode_json, require_object
@@ -71,12 +74,6 @@ UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
         "response_format",
         lambda v: v is None or v.type == "text",
         "only response_format {'type': 'text'} is supported yet",
-    ),
-    ("tools", lambda v: not v, "tools are not supported yet"),
-    (
-        "tool_choice",
-        lambda v: v in (None, "none", "auto"),
-        "tool_choice needs tools, which are not supported yet",
     ),
     ("functions", lambda v: v is None, "functions is deprecated and not supported; use tools"),
     ("function_call", lambda v: v is None, "function_call is deprecated and not supported"),
@@ -202,6 +199,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
             stream=bool(body.stream),
             include_usage=include_usage,
             user=body.safety_identifier or body.user,
+            tools=tools,
         )
         for model in ModelName.parse(body.model)
         for conversation in refine_messages(body.messages)
@@ -209,6 +207,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
         for max_tokens in _refine_max_tokens(body)
         for stop in _refine_stop(body.stop)
         for n in _optional(body.n, ChoiceCount.parse, ONE_CHOICE)
+        for tools in refine_tools(body)
     )
 
 
@@ -306,3 +305,132 @@ def refine_tokenize_body(body: TokenizeBody) -> Result[TokenizeRequest, ApiError
     if text is not None and body.messages is None:
         return model.map(lambda m: TokenizeRequest(model=m, text=text))
     return Failure(InvalidRequest("send exactly one of 'text' or 'messages'", param="text"))
+
+
+def refine_tools(body: ChatBody) -> Result[ToolSpec | None, ApiError]:
+    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` → one ToolSpec, or None when no
+    tools are offered (then only the harmless choices ``none`` and ``auto`` are accepted)."""
+
+    def spec_of(tools: tuple[FunctionTool, ...]) -> Result[ToolSpec | None, ApiError]:
+        return _refine_tool_choice(body.tool_choice, has_tools=bool(tools)).bind(
+            lambda choice: _tool_spec(tools, choice, body.parallel_tool_calls)
+        )
+
+    return _refine_tool_list(body.tools or ()).bind(spec_of)
+
+
+def _tool_spec(
+    tools: tuple[FunctionTool, ...], choice: ToolChoice | None, parallel: bool | None
+) -> Result[ToolSpec | None, ApiError]:
+    if not tools:
+        return Success(None)
+    if isinstance(choice, NamedToolChoice) and choice.name not in {t.name for t in tools}:
+        return Failure(
+            InvalidRequest(
+                f"tool_choice names the function {choice.name!r}, which is not in tools",
+                param="tool_choice.function.name",
+            )
+        )
+    return Success(ToolSpec(tools=tools, choice=choice or "auto", parallel=parallel is not False))
+
+
+def _refine_tool_list(
+    bodies: tuple[ToolDefinitionBody, ...],
+) -> Result[tuple[FunctionTool, ...], ApiError]:
+    tools: list[FunctionTool] = []
+    for index, body in enumerate(bodies):
+        match _refine_tool(body, f"tools[{index}]"):
+            case Success(tool):
+                if tool.name in {t.name for t in tools}:
+                    return Failure(
+                        InvalidRequest(
+                            f"tools holds the function name {tool.name!r} twice",
+                            param=f"tools[{index}].function.name",
+                        )
+                    )
+                tools.append(tool)
+            case Failure(err):
+                return Failure(err)
+            case _:
+                raise AssertionError("unreachable")
+    return Success(tuple(tools))
+
+
+def _refine_tool(body: ToolDefinitionBody, param: str) -> Result[FunctionTool, ApiError]:
+    if body.type != "function":
+        return Failure(
+            InvalidRequest(
+                f"tool type {body.type!r} is not supported; only function tools are",
+                param=f"{param}.type",
+            )
+        )
+    function = body.function
+    if function is None:
+        return Failure(
+            InvalidRequest("a function tool needs its function", param=f"{param}.function")
+        )
+    if function.parameters is not None and function.parameters.get("type", "object") != "object":
+        return Failure(
+            InvalidRequest(
+                "parameters must be a JSON Schema of type object",
+                param=f"{param}.function.parameters",
+            )
+        )
+    return refine(
+        lambda name: FunctionTool(
+            name=name,
+            description=function.description,
+            parameters=function.parameters,
+            strict=bool(function.strict),
+        ),
+        function.name,
+        f"{param}.function.name",
+    )
+
+
+_TOOL_CHOICE_MODES = ("none", "auto", "required")
+
+
+def _refine_tool_choice(
+    raw: str | dict[str, Any] | None, *, has_tools: bool
+) -> Result[ToolChoice | None, ApiError]:
+    choice: ToolChoice
+    if raw is None:
+        return Success(None)
+    if isinstance(raw, str):
+        if raw not in _TOOL_CHOICE_MODES:
+            return Failure(
+                InvalidRequest(
+                    f"tool_choice must be 'none', 'auto', 'required' or a named function, "
+                    f"got {raw!r}",
+                    param="tool_choice",
+                )
+            )
+        choice = "none" if raw == "none" else "auto" if raw == "auto" else "required"
+    else:
+        match raw:
+            case {"type": "function", "function": {"name": str(name)}}:
+                choice = NamedToolChoice(name)
+            case {"type": "function"}:
+                return Failure(
+                    InvalidRequest(
+                        "a named tool_choice needs function.name, a string",
+                        param="tool_choice.function.name",
+                    )
+                )
+            case _:
+                return Failure(
+                    InvalidRequest(
+                        "tool_choice must be 'none', 'auto', 'required' or "
+                        "{'type': 'function', 'function': {'name': ...}}",
+                        param="tool_choice",
+                    )
+                )
+    if not has_tools and choice not in ("none", "auto"):
+        return Failure(
+            InvalidRequest(
+                "tool_choice forces a tool call, but no tools are offered",
+                param="tool_choice",
+            )
+        )
+    return Success(choice)

@@ -22,7 +22,14 @@ from mlxfn.domain.errors import (
     Unauthorized,
     Unavailable,
 )
-from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage, add_choice_usage
+from mlxfn.domain.events import (
+    Completion,
+    ResponseFinishReason,
+    ResponseMeta,
+    Usage,
+    add_choice_usage,
+)
+from mlxfn.domain.messages import ToolCall
 
 JSON = dict[str, Any]
 
@@ -33,6 +40,7 @@ class StreamMeta:
 
     response: ResponseMeta
     include_usage: bool = False
+    reasoning_field: str = "reasoning_content"
 
 
 def render_error(err: ApiError) -> JSON:
@@ -134,11 +142,37 @@ def render_usage(usage: Usage) -> JSON:
     }
 
 
-def render_completion(completion: Completion) -> JSON:
-    return render_completions((completion,))
+DEFAULT_REASONING_FIELD = "reasoning_content"
 
 
-def render_completions(choices: Sequence[Completion]) -> JSON:
+def render_tool_call(call: ToolCall) -> JSON:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+def render_message(completion: Completion, reasoning_field: str = DEFAULT_REASONING_FIELD) -> JSON:
+    """The assistant message: ``content`` is null when the model only called tools."""
+    content = completion.content if completion.content or not completion.tool_calls else None
+    message: JSON = {"role": "assistant", "content": content, "refusal": None}
+    if completion.reasoning is not None:
+        message[reasoning_field] = completion.reasoning
+    if completion.tool_calls:
+        message["tool_calls"] = [render_tool_call(c) for c in completion.tool_calls]
+    return message
+
+
+def render_completion(
+    completion: Completion, reasoning_field: str = DEFAULT_REASONING_FIELD
+) -> JSON:
+    return render_completions((completion,), reasoning_field)
+
+
+def render_completions(
+    choices: Sequence[Completion], reasoning_field: str = DEFAULT_REASONING_FIELD
+) -> JSON:
     """A chat completion of one or more choices of the same prompt (``n``): the prompt's
     tokens are counted once, the choices' completion tokens summed."""
     first = choices[0]
@@ -148,15 +182,15 @@ def render_completions(choices: Sequence[Completion]) -> JSON:
         "object": "chat.completion",
         "created": first.meta.created,
         "model": first.meta.model,
-        "choices": [_render_choice(choice) for choice in choices],
+        "choices": [_render_choice(choice, reasoning_field) for choice in choices],
         "usage": render_usage(usage),
     }
 
 
-def _render_choice(completion: Completion) -> JSON:
+def _render_choice(completion: Completion, reasoning_field: str) -> JSON:
     return {
         "index": completion.index,
-        "message": {"role": "assistant", "content": completion.content, "refusal": None},
+        "message": render_message(completion, reasoning_field),
         "logprobs": None,
         "finish_reason": completion.finish_reason,
     }
@@ -175,7 +209,7 @@ def _chunk(meta: StreamMeta, choices: list[JSON]) -> JSON:
     return chunk
 
 
-def _choice(delta: JSON, finish_reason: FinishReason | None, index: int) -> JSON:
+def _choice(delta: JSON, finish_reason: ResponseFinishReason | None, index: int) -> JSON:
     return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
 
@@ -187,7 +221,29 @@ def render_delta_chunk(meta: StreamMeta, text: str, index: int = 0) -> JSON:
     return _chunk(meta, [_choice({"content": text}, None, index)])
 
 
-def render_finish_chunk(meta: StreamMeta, reason: FinishReason, index: int = 0) -> JSON:
+def render_reasoning_chunk(meta: StreamMeta, text: str, index: int = 0) -> JSON:
+    return _chunk(meta, [_choice({meta.reasoning_field: text}, None, index)])
+
+
+def render_tool_call_chunks(
+    meta: StreamMeta, call_index: int, call: ToolCall, index: int = 0
+) -> list[JSON]:
+    """OpenAI's deltas for one call: its id, type and name with empty arguments, then the
+    arguments (whole: mlx-lm's parsers read a call only once it is complete)."""
+    head = {
+        "index": call_index,
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": ""},
+    }
+    arguments = {"index": call_index, "function": {"arguments": call.arguments}}
+    return [
+        _chunk(meta, [_choice({"tool_calls": [head]}, None, index)]),
+        _chunk(meta, [_choice({"tool_calls": [arguments]}, None, index)]),
+    ]
+
+
+def render_finish_chunk(meta: StreamMeta, reason: ResponseFinishReason, index: int = 0) -> JSON:
     return _chunk(meta, [_choice({}, reason, index)])
 
 

@@ -64,7 +64,7 @@ CALL = ToolCall("call_1", "get_weather", '{"city": "Oslo"}')
                     {
                         "id": "call_1",
                         "type": "function",
-                        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                        "function": {"name": "get_weather", "arguments": {"city": "Oslo"}},
                     }
                 ],
             },

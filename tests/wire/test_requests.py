@@ -441,9 +441,17 @@ def test_assistant_audio_and_function_call(field: str) -> None:
         ({"logit_bias": {"50256": -100}}, "logit_bias"),
         ({"logprobs": True}, "logprobs"),
         ({"top_logprobs": 3}, "top_logprobs"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"tool_choice": "required"}, "tool_choice"),
-        ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"},
+            "tool_choice",
+        ),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+            },
+            "tool_choice",
+        ),
         ({"response_format": {"type": "json_object"}}, "response_format"),
         (
             {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
@@ -503,3 +511,11 @@ def test_tokenize_needs_exactly_one_of_text_or_messages(raw: bytes) -> None:
     assert parse_tokenize_request(raw) == Failure(
         InvalidRequest("send exactly one of 'text' or 'messages'", param="text")
     )
+
+
+@pytest.mark.parametrize(
+    "choice", ["required", {"type": "function", "function": {"name": "f"}}], ids=str
+)
+def test_a_forcing_tool_choice_without_tools_is_invalid(choice: object) -> None:
+    err = rejected(body(tool_choice=choice))
+    assert err.param == "tool_choice"

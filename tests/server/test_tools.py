@@ -1,0 +1,129 @@
+"""Tool calling end to end: the shipped demo model (Hermes template) behind a real server,
+driven by the official openai SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from mlxfn.demo import DEMO_MODEL_DIR
+from mlxfn.demo.data import TOOLS
+from tests.conftest import StartServer
+from tests.schemas import validate
+
+WEATHER = "What's the weather in Tokyo?"
+
+
+@pytest.fixture(scope="module")
+def client(start_server: StartServer) -> Iterator[openai.OpenAI]:
+    server = start_server("--model", str(DEMO_MODEL_DIR), "--served-model-name", "mlxfn-demo")
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0) as c:
+        yield c
+
+
+def ask(client: openai.OpenAI, content: str, **fields: Any) -> Any:
+    return client.chat.completions.create(
+        model="mlxfn-demo",
+        messages=[{"role": "user", "content": content}],
+        temperature=0,
+        max_tokens=64,
+        **fields,
+    )
+
+
+def test_a_tool_call_comes_back_parsed(client: openai.OpenAI) -> None:
+    reply = ask(client, WEATHER, tools=[TOOLS["get_weather"], TOOLS["add"]])
+    validate(reply.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionResponse")
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.type == "function"
+    assert call.id.startswith("call_")
+    assert call.function.name == "get_weather"
+    assert set(json.loads(call.function.arguments)) == {"city"}
+    assert "<tool_call>" not in (choice.message.content or "")
+
+
+def test_streamed_tool_call_deltas_add_up_to_the_call(client: openai.OpenAI) -> None:
+    tools = [TOOLS["get_weather"], TOOLS["add"]]
+    whole = ask(client, WEATHER, tools=tools).choices[0].message.tool_calls or []
+    content, finish = "", None
+    names: dict[int, str] = {}
+    arguments: dict[int, str] = {}
+    ids: dict[int, str] = {}
+    for chunk in ask(client, WEATHER, tools=tools, stream=True):
+        validate(
+            chunk.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionStreamResponse"
+        )
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        for part in delta.tool_calls or []:
+            if part.id:
+                ids[part.index] = part.id
+            if part.function and part.function.name:
+                names[part.index] = part.function.name
+            if part.function and part.function.arguments:
+                arguments[part.index] = arguments.get(part.index, "") + part.function.arguments
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert "<tool_call>" not in content
+    assert [names[i] for i in sorted(names)] == [c.function.name for c in whole]
+    assert [arguments[i] for i in sorted(arguments)] == [c.function.arguments for c in whole]
+    assert all(i.startswith("call_") for i in ids.values())
+
+
+def test_a_tool_result_round_trips_through_the_template(client: openai.OpenAI) -> None:
+    call = {"name": "get_weather", "arguments": json.dumps({"city": "Oslo"})}
+    result = {"city": "Oslo", "temperature": 3, "condition": "snowy"}
+    reply = client.chat.completions.create(
+        model="mlxfn-demo",
+        messages=[
+            {"role": "user", "content": "What's the weather in Oslo?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": call}],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": json.dumps(result)},
+        ],
+        tools=[TOOLS["get_weather"]],
+        temperature=0,
+        max_tokens=48,
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "stop"
+    assert not choice.message.tool_calls
+    assert "snowy" in (choice.message.content or "")
+
+
+def test_tool_choice_none_keeps_tools_out_of_the_answer(client: openai.OpenAI) -> None:
+    reply = ask(client, WEATHER, tools=[TOOLS["get_weather"]], tool_choice="none")
+    choice = reply.choices[0]
+    assert not choice.message.tool_calls
+    assert choice.finish_reason in ("stop", "length")
+    assert "<tool_call>" not in (choice.message.content or "")
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"tool_choice": {"type": "function", "function": {"name": "add"}}}, "tool_choice"),
+        (
+            {"tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice.function.name",
+        ),
+    ],
+    ids=["required", "named", "unknown-name"],
+)
+def test_tool_choices_not_honoured_are_a_400(
+    client: openai.OpenAI, fields: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        ask(client, WEATHER, tools=[TOOLS["get_weather"], TOOLS["add"]], **fields)
+    body: Any = caught.value.body
+    assert body["param"] == param

@@ -13,7 +13,7 @@ from mlxfn.domain.tools import FunctionTool, ToolSpec
 from mlxfn.domain.values import ModelName
 from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan, check_request_limits
 from mlxfn.pipeline.prompt import ChatTokenizer, Prompt, build_prompt
-from mlxfn.pipeline.reading import build_reading
+from mlxfn.pipeline.reading import OutputReading, build_reading
 
 
 def check_model(served: str, model: ModelName | None) -> Result[None, ApiError]:
@@ -44,7 +44,7 @@ def plan_chat(
 
     def read_with(plan: GenerationPlan) -> Result[GenerationPlan, ApiError]:
         return build_reading(request.tools, tokenizer, plan.prompt).map(
-            lambda reading: attrs.evolve(plan, reading=reading)
+            lambda reading: plan_tool_calls(plan, reading, request.tools)
         )
 
     return flow(
@@ -54,6 +54,19 @@ def plan_chat(
         bind(plan_of),
         bind(read_with),
     )
+
+
+def plan_tool_calls(
+    plan: GenerationPlan, reading: OutputReading, tools: ToolSpec | None
+) -> GenerationPlan:
+    """Settle how tool calls are read and bounded. Without ``parallel_tool_calls`` the
+    generation ends at the first call's end marker (a stop string, so at most one call; the
+    reader takes the call whose end the stop scan removed)."""
+    calls = reading.markup.calls
+    stop = plan.stop
+    if tools is not None and not tools.parallel and calls is not None and calls.end:
+        stop = (*stop, calls.end)
+    return attrs.evolve(plan, reading=reading, stop=stop)
 
 
 def offered_tools(tools: ToolSpec | None) -> tuple[FunctionTool, ...]:

@@ -23,9 +23,11 @@ from mlxfn.wire.bodies import (
     ChatBody,
     ContentPartBody,
     FunctionBody,
+    FunctionDefinitionBody,
     ResponseFormatBody,
     StreamOptionsBody,
     TokenizeBody,
+    ToolDefinitionBody,
 )
 from mlxfn.wire.codec import encode_json
 
@@ -76,8 +78,10 @@ _CHAT_RANGES: Final[dict[str, JSON]] = {
     "logit_bias": {"maxProperties": 0},
     "logprobs": {"const": False},
     "top_logprobs": {"const": 0},
-    "tools": {"maxItems": 0},
-    "tool_choice": {"enum": ["none", "auto"]},
+    "tool_choice": {
+        "enum": ["none", "auto"],
+        "description": "required and a named function: 400 until constrained decoding enforces them",
+    },
     "modalities": {"const": ["text"]},
     "store": {"const": False},
     "service_tier": {"enum": ["auto", "default"]},
@@ -87,6 +91,11 @@ _RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
     ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
     StreamOptionsBody: {"include_obfuscation": {"const": False}},
     ResponseFormatBody: {"type": {"const": "text"}},
+    ToolDefinitionBody: {"type": {"const": "function"}},
+    FunctionDefinitionBody: {
+        "name": {"pattern": "^[a-zA-Z0-9_-]{1,64}$"},
+        "parameters": {"properties": {"type": {"const": "object"}}},
+    },
     TokenizeBody: {"messages": {"minItems": 1}},
 }
 # Fields (and message classes) that mlxfn rejects whenever they are set: only null passes.
@@ -104,6 +113,7 @@ _NULL_ONLY: Final[dict[type[Any], frozenset[str]]] = {
         }
     ),
     AssistantBody: frozenset({"audio", "function_call"}),
+    ToolDefinitionBody: frozenset({"custom"}),
 }
 _REJECTED: Final = frozenset({FunctionBody})  # the deprecated function role
 
@@ -122,6 +132,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
         "if": _present("stream_options", {"type": "object"}),
         "then": _present("stream", {"const": True}),
     },
+    ToolDefinitionBody: _present("function", {"type": "object"}),
     ContentPartBody: {
         "allOf": [
             _when("type", "text", _present("text", {"type": "string"})),
@@ -144,7 +155,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
 }
 _CHAT_DESCRIPTION = (
     "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (penalties, "
-    "logit_bias, logprobs, tools, response formats other than text, audio, ...) accept only "
+    "logit_bias, logprobs, response formats other than text, audio, ...) accept only "
     "their harmless values (null, the default, empty); anything else is a 400 whose param "
     "names the field. stream_options needs stream: true. Fields nobody defines are ignored."
 )
@@ -252,7 +263,39 @@ def _usage_schema() -> JSON:
     }
 
 
-_FINISH_REASON: Final[JSON] = {"enum": ["stop", "length"]}
+_FINISH_REASON: Final[JSON] = {"enum": ["stop", "length", "tool_calls"]}
+_TOOL_CALL: Final[JSON] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"const": "function"},
+        "function": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+            "required": ["name", "arguments"],
+        },
+    },
+    "required": ["id", "type", "function"],
+}
+_TOOL_CALL_DELTA: Final[JSON] = {
+    "type": "object",
+    "description": "a call's first delta has its id, type and name; later ones add arguments",
+    "properties": {
+        "index": {"type": "integer", "minimum": 0},
+        "id": {"type": "string"},
+        "type": {"const": "function"},
+        "function": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+        },
+    },
+    "required": ["index"],
+}
+_REASONING: Final[JSON] = {
+    "type": "string",
+    "description": "a reasoning model's thinking; the field is named by --reasoning-field "
+    "(reasoning_content unless the server says otherwise)",
+}
 
 
 def _completion_schema() -> JSON:
@@ -262,6 +305,8 @@ def _completion_schema() -> JSON:
             "role": {"const": "assistant"},
             "content": {"type": ["string", "null"]},
             "refusal": _NULL,
+            "tool_calls": {"type": "array", "items": _TOOL_CALL, "minItems": 1},
+            "reasoning_content": _REASONING,
         },
         "required": ["role", "content"],
     }
@@ -292,7 +337,12 @@ def _completion_schema() -> JSON:
 def _chunk_schema() -> JSON:
     delta = {
         "type": "object",
-        "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
+        "properties": {
+            "role": {"const": "assistant"},
+            "content": {"type": "string"},
+            "tool_calls": {"type": "array", "items": _TOOL_CALL_DELTA, "minItems": 1},
+            "reasoning_content": _REASONING,
+        },
     }
     choice = {
         "type": "object",

@@ -100,6 +100,13 @@ def test_a_tool_result_round_trips_through_the_template(client: openai.OpenAI) -
     assert "snowy" in (choice.message.content or "")
 
 
+def test_without_parallel_calls_at_most_one_comes(client: openai.OpenAI) -> None:
+    reply = ask(client, WEATHER, tools=[TOOLS["get_weather"]], parallel_tool_calls=False)
+    assert reply.choices[0].finish_reason == "tool_calls"
+    assert len(reply.choices[0].message.tool_calls or []) == 1
+    assert reply.choices[0].message.content is None
+
+
 def test_tool_choice_none_keeps_tools_out_of_the_answer(client: openai.OpenAI) -> None:
     reply = ask(client, WEATHER, tools=[TOOLS["get_weather"]], tool_choice="none")
     choice = reply.choices[0]

@@ -80,7 +80,7 @@ _CHAT_RANGES: Final[dict[str, JSON]] = {
     "top_logprobs": {"const": 0},
     "tool_choice": {
         "enum": ["none", "auto"],
-        "description": "required and a named function: 400 until constrained decoding enforces them",
+        "description": "required, a named function: 400 until constrained decoding enforces them",
     },
     "modalities": {"const": ["text"]},
     "store": {"const": False},

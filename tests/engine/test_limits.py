@@ -122,8 +122,14 @@ def test_a_request_past_its_deadline_ends_with_a_timeout(
     own_engine: Callable[[EngineConfig], Engine],
 ) -> None:
     engine = own_engine(EngineConfig(request_timeout=0.3))
-    events = run_plan(engine, make_plan(engine, max_tokens=400))
-    assert events[-1] == Failed(TimedOut("total", 0.3))
+    # Hold the engine in the first event past the deadline: the tiny model can otherwise
+    # generate all of its tokens within 0.3 s on an idle machine.
+    gate = threading.Event()
+    got: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    submit(engine, make_plan(engine, max_tokens=400), holding_sink(got, gate))
+    assert isinstance(next_event(got), Delta)
+    threading.Timer(HELD_S, gate.set).start()
+    assert drain(got)[-1] == Failed(TimedOut("total", 0.3))
     assert wait_until(lambda: engine.pending == 0)
     assert isinstance(run_plan(engine, make_plan(engine, max_tokens=3))[-1], Finished)
 

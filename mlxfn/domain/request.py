@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from mlxfn.domain.messages import Conversation
+from mlxfn.domain.response_format import TEXT, ResponseFormat
 from mlxfn.domain.tools import ToolSpec
 from mlxfn.domain.values import (
     INT64_MAX,
@@ -64,6 +65,7 @@ class ChatRequest:
     include_usage: bool = False
     user: str | None = None
     tools: ToolSpec | None = None  # None: no tools offered
+    response_format: ResponseFormat = TEXT
 
 
 # A completions prompt: text to tokenize, or token ids as they are.

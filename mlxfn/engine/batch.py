@@ -26,6 +26,7 @@ from mlx_lm.generate import BatchGenerator
 from mlx_lm.models.cache import LRUPromptCache, can_trim_prompt_cache, trim_prompt_cache
 
 from mlxfn.domain.errors import GenerationError
+from mlxfn.engine.constraint import Constraints
 from mlxfn.engine.job import Job
 from mlxfn.engine.loader import LoadedModel
 from mlxfn.engine.sampling import make_logits_processors, make_sampler
@@ -54,6 +55,7 @@ class Batch:
         self.cache = LRUPromptCache(max_size=1 << 20, max_bytes=prompt_cache_bytes)
         self.cache_enabled = prompt_cache_bytes > 0
         self.long_prompt = long_prompt
+        self.constraints = Constraints(loaded.tokenizer, loaded.eos_token_ids)
         self.lanes = (_Lane(self._new_generator()), _Lane(self._new_generator()))
         self._choices_left: dict[int, int] = {}  # by job id: choices not yet finished
         self.prefill_tokens = 0  # prompt tokens handed to the model, over the batch's life
@@ -113,7 +115,11 @@ class Batch:
             caches=caches,
             all_tokens=[list(done) for _ in streams],
             samplers=[make_sampler(sampling.for_choice(s.index)) for s in streams],
-            logits_processors=[make_logits_processors(sampling) for _ in streams],
+            # the grammar's mask last, so that no other processor can revive a token it forbids
+            logits_processors=[
+                [*make_logits_processors(sampling), *self.constraints.processors(job.plan.grammar)]
+                for _ in streams
+            ],
         )
         for uid, stream in zip(uids, streams, strict=True):
             lane.members[uid] = (job, stream)

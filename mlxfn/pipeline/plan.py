@@ -7,6 +7,7 @@ from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, ContextLengthExceeded, InvalidRequest
 from mlxfn.domain.request import ChatRequest, CompletionRequest, SamplingParams
+from mlxfn.pipeline.grammar import grammar_of
 from mlxfn.pipeline.prompt import Prompt
 from mlxfn.pipeline.reading import PLAIN_READING, OutputReading
 
@@ -33,7 +34,12 @@ class Limits:
 @attrs.frozen(kw_only=True)
 class GenerationPlan:
     """Everything the engine needs to generate ``n`` completions of one prompt (prefilled
-    once, then forked); nothing it must check again."""
+    once, then forked); nothing it must check again.
+
+    ``grammar``, when set, is an llguidance grammar (``LLMatcher.grammar_from_json_schema``,
+    ``grammar_from_lark``, ...) that every generated token must keep to; the engine ends the
+    sequence with "stop" once it is complete (see ``engine/constraint.py`` for the contract).
+    """
 
     prompt: tuple[int, ...]
     max_tokens: int
@@ -42,6 +48,7 @@ class GenerationPlan:
     n: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     # How the server reads the text (thinking, tool calls); the engine does not look at it.
     reading: OutputReading = PLAIN_READING
+    grammar: str | None = None
 
 
 def check_choices(choices: int, limits: Limits) -> Result[None, ApiError]:
@@ -142,5 +149,6 @@ def build_plan(
             sampling=request.sampling,
             stop=request.stop.sequences if request.stop else (),
             n=request.n.value,
+            grammar=grammar_of(request.response_format),
         )
     )

@@ -24,6 +24,7 @@ from mlxfn.wire.bodies import (
     ContentPartBody,
     FunctionBody,
     FunctionDefinitionBody,
+    JsonSchemaBody,
     ResponseFormatBody,
     StreamOptionsBody,
     TokenizeBody,
@@ -90,7 +91,12 @@ _RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
     ChatBody: _CHAT_RANGES,
     ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
     StreamOptionsBody: {"include_obfuscation": {"const": False}},
-    ResponseFormatBody: {"type": {"const": "text"}},
+    ResponseFormatBody: {"type": {"enum": ["text", "json_object", "json_schema"]}},
+    JsonSchemaBody: {
+        "name": {"pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "schema": {"description": "a JSON Schema llguidance can compile; enforced while decoding"},
+        "strict": {"description": "the schema is enforced either way"},
+    },
     ToolDefinitionBody: {"type": {"const": "function"}},
     FunctionDefinitionBody: {
         "name": {"pattern": "^[a-zA-Z0-9_-]{1,64}$"},
@@ -146,6 +152,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
             _present("tool_calls", {"type": "array", "minItems": 1}),
         ]
     },
+    ResponseFormatBody: _when("type", "json_schema", _present("json_schema", {"type": "object"})),
     TokenizeBody: {
         "oneOf": [
             _present("text", {"type": "string"}),
@@ -155,7 +162,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
 }
 _CHAT_DESCRIPTION = (
     "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (penalties, "
-    "logit_bias, logprobs, response formats other than text, audio, ...) accept only "
+    "logit_bias, logprobs, audio, ...) accept only "
     "their harmless values (null, the default, empty); anything else is a 400 whose param "
     "names the field. stream_options needs stream: true. Fields nobody defines are ignored."
 )

@@ -96,9 +96,19 @@ class StreamOptionsBody:
 
 
 @attrs.frozen
+class JsonSchemaBody:
+    name: str
+    schema: dict[str, Any] | None = None
+    description: str | None = None
+    strict: bool | None = None
+
+
+@attrs.frozen
 class ResponseFormatBody:
+    """``text``, ``json_object``, or ``json_schema`` with its ``json_schema`` object."""
+
     type: str
-    json_schema: dict[str, Any] | None = None
+    json_schema: JsonSchemaBody | None = None
 
 
 @attrs.frozen

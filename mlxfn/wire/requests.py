@@ -32,6 +32,12 @@ from mlxfn.domain.request import (
     SamplingParams,
     TokenizeRequest,
 )
+from mlxfn.domain.response_format import (
+    TEXT,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    ResponseFormat,
+)
 from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSpec
 from mlxfn.domain.values import (
     ChoiceCount,
@@ -45,6 +51,7 @@ from mlxfn.domain.values import (
     TopP,
     refine,
 )
+from mlxfn.pipeline.grammar import check_response_format
 from mlxfn.wire.bodies import (
     AssistantBody,
     ChatBody,
@@ -52,6 +59,7 @@ from mlxfn.wire.bodies import (
     DeveloperBody,
     FunctionBody,
     MessageBody,
+    ResponseFormatBody,
     SystemBody,
     TokenizeBody,
     ToolBody,
@@ -70,11 +78,6 @@ UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
     ("logit_bias", lambda v: not v, "logit_bias is not supported yet"),
     ("logprobs", lambda v: v in (None, False), "logprobs are not supported yet"),
     ("top_logprobs", lambda v: v in (None, 0), "top_logprobs is not supported yet"),
-    (
-        "response_format",
-        lambda v: v is None or v.type == "text",
-        "only response_format {'type': 'text'} is supported yet",
-    ),
     ("functions", lambda v: v is None, "functions is deprecated and not supported; use tools"),
     ("function_call", lambda v: v is None, "function_call is deprecated and not supported"),
     ("modalities", lambda v: v in (None, ("text",)), "only the text modality is supported"),
@@ -200,6 +203,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
             include_usage=include_usage,
             user=body.safety_identifier or body.user,
             tools=tools,
+            response_format=response_format,
         )
         for model in ModelName.parse(body.model)
         for conversation in refine_messages(body.messages)
@@ -208,7 +212,45 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
         for stop in _refine_stop(body.stop)
         for n in _optional(body.n, ChoiceCount.parse, ONE_CHOICE)
         for tools in refine_tools(body)
+        for response_format in refine_response_format(body.response_format)
     )
+
+
+def refine_response_format(body: ResponseFormatBody | None) -> Result[ResponseFormat, ApiError]:
+    """The wire's response_format → a domain format whose grammar llguidance can compile.
+
+    A json_schema without a schema asks for any JSON value.
+    """
+    if body is None:
+        return Success(TEXT)
+    match body.type:
+        case "text":
+            return Success(TEXT)
+        case "json_object":
+            return Success(JsonObjectFormat())
+        case "json_schema":
+            spec = body.json_schema
+            if spec is None:
+                return Failure(
+                    InvalidRequest(
+                        "a json_schema response format needs its json_schema object",
+                        param="response_format.json_schema",
+                    )
+                )
+            return JsonSchemaFormat.parse(
+                name=spec.name,
+                schema={} if spec.schema is None else spec.schema,
+                description=spec.description,
+                strict=bool(spec.strict),
+            ).bind(check_response_format)
+        case other:
+            return Failure(
+                InvalidRequest(
+                    f"response_format type must be 'text', 'json_object' or 'json_schema', "
+                    f"got {other!r}",
+                    param="response_format.type",
+                )
+            )
 
 
 def refine_messages(bodies: tuple[MessageBody, ...]) -> Result[Conversation, ApiError]:

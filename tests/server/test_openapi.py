@@ -95,6 +95,27 @@ def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any
             {"model": "tiny", "messages": [{"role": "user", "content": [{"type": "text"}]}]},
             False,
         ),
+        ("ChatBody", chat_body("hi", response_format={"type": "json_object"}), True),
+        (
+            "ChatBody",
+            chat_body(
+                "hi",
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "p", "schema": {"type": "object"}, "strict": True},
+                },
+            ),
+            True,
+        ),
+        ("ChatBody", chat_body("hi", response_format={"type": "json_schema"}), False),
+        ("ChatBody", chat_body("hi", response_format={"type": "xml"}), False),
+        (
+            "ChatBody",
+            chat_body(
+                "hi", response_format={"type": "json_schema", "json_schema": {"name": "a b"}}
+            ),
+            False,
+        ),
         ("TokenizeBody", {"text": "hi", "messages": user("hi")}, False),
         ("TokenizeBody", {}, False),
         ("TokenizeBody", {"messages": []}, False),

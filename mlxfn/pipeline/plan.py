@@ -149,6 +149,8 @@ def build_plan(
             sampling=request.sampling,
             stop=request.stop.sequences if request.stop else (),
             n=request.n.value,
-            grammar=grammar_of(request.response_format),
+            grammar=(
+                grammar_of(request.response_format) if isinstance(request, ChatRequest) else None
+            ),
         )
     )

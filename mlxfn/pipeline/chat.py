@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 from returns.pipeline import flow
 from returns.pointfree import bind
 from returns.result import Failure, Result, Success
 
-from mlxfn.domain.errors import ApiError, ModelNotFound
+from mlxfn.domain.errors import ApiError, InvalidRequest, ModelNotFound
 from mlxfn.domain.request import ChatRequest
 from mlxfn.domain.tools import FunctionTool, ToolSpec
 from mlxfn.domain.values import ModelName
 from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan, check_request_limits
 from mlxfn.pipeline.prompt import ChatTokenizer, Prompt, build_prompt
 from mlxfn.pipeline.reading import OutputReading, build_reading
+from mlxfn.pipeline.tool_grammar import CallFormat, build_tool_grammar
 
 
 def check_model(served: str, model: ModelName | None) -> Result[None, ApiError]:
@@ -47,12 +50,16 @@ def plan_chat(
             lambda reading: plan_tool_calls(plan, reading, request.tools)
         )
 
+    def force_calls(plan: GenerationPlan) -> Result[GenerationPlan, ApiError]:
+        return plan_forced_calls(plan, request.tools, tokenizer)
+
     return flow(
         check_model(served, request.model),
         bind(limits_of),
         bind(prompt_of),
         bind(plan_of),
         bind(read_with),
+        bind(force_calls),
     )
 
 
@@ -75,3 +82,49 @@ def offered_tools(tools: ToolSpec | None) -> tuple[FunctionTool, ...]:
     if tools is None or tools.choice == "none":
         return ()
     return tools.tools
+
+
+def call_format_of(tokenizer: Any, reading: OutputReading) -> CallFormat | None:
+    """What the forced-call grammar needs of the model's markup, from mlx-lm's tokenizer
+    wrapper: its parser's module name, and which markers are single tokens."""
+    calls = reading.markup.calls
+    parser = getattr(tokenizer, "tool_parser", None)
+    if calls is None or parser is None:
+        return None
+    singles = [
+        (calls.start, getattr(tokenizer, "tool_call_start_tokens", None)),
+        (calls.end, getattr(tokenizer, "tool_call_end_tokens", None)),
+    ]
+    thinking = reading.markup.thinking
+    if thinking is not None:
+        singles += [
+            (thinking.start, getattr(tokenizer, "think_start_tokens", None)),
+            (thinking.end, getattr(tokenizer, "think_end_tokens", None)),
+        ]
+    return CallFormat(
+        parser=str(getattr(parser, "__module__", "")).rpartition(".")[2],
+        calls=calls,
+        tokens=frozenset(text for text, ids in singles if ids is not None and len(ids) == 1),
+        thinking=thinking,
+        starts_thinking=reading.markup.starts_thinking,
+    )
+
+
+def plan_forced_calls(
+    plan: GenerationPlan, tools: ToolSpec | None, tokenizer: Any
+) -> Result[GenerationPlan, ApiError]:
+    """``tool_choice: required`` or a named function: the grammar of the model's call markup
+    becomes the plan's grammar, so the engine lets the model write nothing else."""
+    if tools is None or not tools.forced:
+        return Success(plan)
+    if plan.grammar is not None:
+        return Failure(
+            InvalidRequest(
+                "a forced tool_choice and a JSON response_format cannot both constrain "
+                "one answer; send one of them",
+                param="response_format",
+            )
+        )
+    return build_tool_grammar(tools, call_format_of(tokenizer, plan.reading)).map(
+        lambda grammar: attrs.evolve(plan, grammar=grammar)
+    )

@@ -373,17 +373,6 @@ def _tool_spec(
                 param="tool_choice.function.name",
             )
         )
-    if choice == "required" or isinstance(choice, NamedToolChoice):
-        # Forcing a call needs constrained decoding; until it enforces the choice, refuse it
-        # rather than hope the model complies.
-        return Failure(
-            InvalidRequest(
-                "tool_choice 'required' or a named function is not supported yet; "
-                "use 'auto' or 'none'",
-                param="tool_choice",
-                code="unsupported_parameter",
-            )
-        )
     return Success(ToolSpec(tools=tools, choice=choice or "auto", parallel=parallel is not False))
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 import openai
 import pytest
 
@@ -115,19 +116,72 @@ def test_tool_choice_none_keeps_tools_out_of_the_answer(client: openai.OpenAI) -
     assert "<tool_call>" not in (choice.message.content or "")
 
 
+CAPITAL = "What is the capital of Japan?"
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_a_named_tool_choice_forces_that_call(client: openai.OpenAI, seed: int | None) -> None:
+    # a question the model answers in words when free: only the grammar makes it call add
+    fields: dict[str, Any] = {"temperature": 1, "seed": seed} if seed is not None else {}
+    reply = client.chat.completions.create(
+        model="mlxfn-demo",
+        messages=[{"role": "user", "content": CAPITAL}],
+        tools=[TOOLS["get_weather"], TOOLS["add"]],
+        tool_choice={"type": "function", "function": {"name": "add"}},
+        max_tokens=64,
+        **({"temperature": 0} | fields),
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls or []
+    assert calls
+    assert {call.function.name for call in calls} == {"add"}
+    for call in calls:
+        jsonschema.validate(
+            json.loads(call.function.arguments), TOOLS["add"]["function"]["parameters"]
+        )
+
+
+def test_required_forces_a_call_also_when_streaming(client: openai.OpenAI) -> None:
+    tools = [TOOLS["get_weather"], TOOLS["add"]]
+    names: dict[int, str] = {}
+    arguments: dict[int, str] = {}
+    content, finish = "", None
+    for chunk in ask(client, CAPITAL, tools=tools, tool_choice="required", stream=True):
+        validate(
+            chunk.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionStreamResponse"
+        )
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        for part in delta.tool_calls or []:
+            if part.function and part.function.name:
+                names[part.index] = part.function.name
+            if part.function and part.function.arguments:
+                arguments[part.index] = arguments.get(part.index, "") + part.function.arguments
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert names
+    assert content == ""
+    schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
+    for index, name in names.items():
+        jsonschema.validate(json.loads(arguments[index]), schemas[name])
+
+
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"tool_choice": "required"}, "tool_choice"),
-        ({"tool_choice": {"type": "function", "function": {"name": "add"}}}, "tool_choice"),
         (
             {"tool_choice": {"type": "function", "function": {"name": "nope"}}},
             "tool_choice.function.name",
         ),
+        (
+            {"tool_choice": "required", "response_format": {"type": "json_object"}},
+            "response_format",
+        ),
     ],
-    ids=["required", "named", "unknown-name"],
+    ids=["unknown-name", "forced-and-json"],
 )
-def test_tool_choices_not_honoured_are_a_400(
+def test_tool_choices_that_cannot_be_honoured_are_a_400(
     client: openai.OpenAI, fields: dict[str, Any], param: str
 ) -> None:
     with pytest.raises(openai.BadRequestError) as caught:

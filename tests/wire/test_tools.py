@@ -41,11 +41,14 @@ def test_no_tools_is_no_spec_and_harmless_choices_pass() -> None:
     assert _parse(tool_choice="auto", parallel_tool_calls=True).unwrap().tools is None
 
 
-def test_a_forced_choice_is_refused_until_enforced() -> None:
-    choice = {"type": "function", "function": {"name": "get_weather"}}
-    for forced in ("required", choice):
-        err = _parse(tools=[WEATHER], tool_choice=forced).failure()
-        assert (err.param, err.code) == ("tool_choice", "unsupported_parameter")
+def test_a_forced_choice_is_refined() -> None:
+    named = _parse(
+        tools=[WEATHER], tool_choice={"type": "function", "function": {"name": "get_weather"}}
+    )
+    assert [t.name for t in named.unwrap().tools.forced] == ["get_weather"]  # type: ignore[union-attr]
+    required = _parse(tools=[WEATHER], tool_choice="required", parallel_tool_calls=False)
+    assert required.unwrap().tools.choice == "required"  # type: ignore[union-attr]
+    assert not required.unwrap().tools.parallel  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

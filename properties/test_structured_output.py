@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlxfn.domain.events import Delta, Event, Finished
+from mlxfn.domain.events import Event, Finished
 from mlxfn.domain.request import SamplingParams
 from mlxfn.domain.values import Seed, Temperature
 from mlxfn.effects import run_io
@@ -22,6 +22,7 @@ from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.pipeline.grammar import json_schema_grammar
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.tiny_model import build_tiny_model
+from tests.engine.generated import collect_text
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +71,7 @@ schemas = st.recursive(
 def _generate(engine: Engine, plan: GenerationPlan) -> tuple[str, Finished]:
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     run_io(engine.submit(plan, events.put)).unwrap()
-    parts: list[str] = []
-    while True:
-        event = events.get(timeout=60)
-        if isinstance(event, Delta):
-            parts.append(event.text)
-        else:
-            assert isinstance(event, Finished), event
-            return "".join(parts), event
+    return collect_text(events)
 
 
 @settings(

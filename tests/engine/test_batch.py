@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxfn.domain.events import Delta, Event, Finished
+from mlxfn.domain.events import Event, Finished
 from mlxfn.domain.messages import AssistantMessage, Conversation, SystemMessage, UserMessage
 from mlxfn.domain.request import SamplingParams
 from mlxfn.domain.values import Temperature
@@ -17,6 +17,7 @@ from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import build_prompt
+from tests.engine.generated import collect_text
 
 SYSTEM = "You are a helpful assistant. Answer questions about numbers and cities. " * 4
 GREEDY = SamplingParams(temperature=Temperature(0.0))
@@ -37,14 +38,7 @@ def run(engine: Engine, conversation: Conversation, max_tokens: int = 12) -> tup
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     plan = GenerationPlan(prompt=prompt, max_tokens=max_tokens, sampling=GREEDY)
     run_io(engine.submit(plan, events.put)).unwrap()
-    parts: list[str] = []
-    while True:
-        event = events.get(timeout=30)
-        if isinstance(event, Delta):
-            parts.append(event.text)
-        else:
-            assert isinstance(event, Finished), event
-            return "".join(parts), event
+    return collect_text(events, timeout=30)
 
 
 def test_a_follow_up_turn_reuses_the_conversation_so_far(

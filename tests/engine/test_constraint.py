@@ -9,13 +9,14 @@ import queue
 import attrs
 import jsonschema
 
-from mlxfn.domain.events import Delta, Event, Finished
+from mlxfn.domain.events import Event
 from mlxfn.domain.request import SamplingParams
 from mlxfn.domain.values import Seed, Temperature
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine, Job
 from mlxfn.pipeline.grammar import json_schema_grammar
 from mlxfn.pipeline.plan import GenerationPlan
+from tests.engine.generated import collect_text
 
 GREEDY = SamplingParams(temperature=Temperature(0.0))
 POINT = {
@@ -33,17 +34,6 @@ def submit(engine: Engine, plan: GenerationPlan) -> queue.SimpleQueue[Event]:
     return events
 
 
-def collect(events: queue.SimpleQueue[Event]) -> tuple[str, Finished]:
-    parts: list[str] = []
-    while True:
-        event = events.get(timeout=60)
-        if isinstance(event, Delta):
-            parts.append(event.text)
-        else:
-            assert isinstance(event, Finished), event
-            return "".join(parts), event
-
-
 def plan_for(engine: Engine, text: str, **fields: object) -> GenerationPlan:
     prompt = tuple(engine.loaded.tokenizer.encode(text))
     return GenerationPlan(prompt=prompt, max_tokens=40, sampling=GREEDY, **fields)  # type: ignore[arg-type]
@@ -53,17 +43,17 @@ def test_a_constrained_sequence_ends_with_stop_and_valid_json(engine: Engine) ->
     base = plan_for(engine, "a point", grammar=json_schema_grammar(POINT))
     for seed in range(4):
         sampling = SamplingParams(temperature=Temperature(1.0), seed=Seed(seed))
-        text, finished = collect(submit(engine, attrs.evolve(base, sampling=sampling)))
+        text, finished = collect_text(submit(engine, attrs.evolve(base, sampling=sampling)))
         assert finished.reason == "stop", text
         jsonschema.validate(json.loads(text), POINT)
 
 
 def test_free_sequences_are_untouched_by_a_constrained_neighbour(engine: Engine) -> None:
     free = [plan_for(engine, f"tell me about the number {i}") for i in range(3)]
-    alone = [collect(submit(engine, plan))[0] for plan in free]
+    alone = [collect_text(submit(engine, plan))[0] for plan in free]
     constrained = plan_for(engine, "a point", grammar=json_schema_grammar(POINT))
     queues = [submit(engine, constrained), *(submit(engine, plan) for plan in free)]
-    results = [collect(q) for q in queues]
+    results = [collect_text(q) for q in queues]
     assert [text for text, _ in results[1:]] == alone
     text, finished = results[0]
     assert finished.reason == "stop"

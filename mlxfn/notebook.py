@@ -68,9 +68,10 @@ def chat(
         meta = ResponseMeta(
             id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=loaded.name
         )
+        with_logprobs = plan.top_logprobs is not None
         return (
             generate(engine, plan)
-            .bind(lambda events: assemble_completion(meta, events))
+            .bind(lambda events: assemble_completion(meta, events, with_logprobs=with_logprobs))
             .map(partial(read_completion, reading=plan.reading))
         )
 

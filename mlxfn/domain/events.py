@@ -38,10 +38,24 @@ def add_choice_usage(total: Usage | None, choice: Usage) -> Usage:
 
 
 @attrs.frozen
+class TokenLogprob:
+    """One generated token as OpenAI reports it: its text, log-probability and UTF-8 bytes
+    (a token's own bytes, which can be part of a character), and at a generated position the
+    most likely tokens there (``top``, most likely first; their own ``top`` is empty)."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+    top: tuple[TokenLogprob, ...] = ()
+
+
+@attrs.frozen
 class Delta:
-    """New output text, already cleared of any stop string; ``index`` is its choice's."""
+    """New output text, already cleared of any stop string; ``index`` is its choice's. When
+    asked for, ``logprobs`` scores the tokens whose text it completes (see ``engine/stream.py``)."""
 
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
     index: int = attrs.field(default=0, kw_only=True)
 
 
@@ -88,3 +102,4 @@ class Completion:
     index: int = 0
     reasoning: str | None = None  # the model's thinking, when it marks it
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None  # None: not asked for

@@ -10,13 +10,17 @@ from mlxfn.domain.tools import ToolSpec
 from mlxfn.domain.values import (
     INT64_MAX,
     ChoiceCount,
+    LogitBias,
     MaxTokens,
     MinP,
     ModelName,
+    Penalty,
+    RepetitionPenalty,
     Seed,
     Stop,
     Temperature,
     TopK,
+    TopLogprobs,
     TopP,
 )
 
@@ -37,6 +41,11 @@ class SamplingParams:
     top_k: TopK | None = None
     min_p: MinP | None = None
     seed: Seed | None = None
+    # Logits processors, applied before the sampler (None: not asked for).
+    logit_bias: LogitBias | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    repetition_penalty: RepetitionPenalty | None = None
 
     def for_choice(self, index: int) -> SamplingParams:
         """The settings of choice ``index``: its own seed, so that every choice of a seeded
@@ -61,6 +70,8 @@ class ChatRequest:
     max_tokens: MaxTokens | None = None
     stop: Stop | None = None
     n: ChoiceCount = ONE_CHOICE
+    # None: no logprobs; otherwise each token's logprob and this many alternatives.
+    logprobs: TopLogprobs | None = None
     stream: bool = False
     include_usage: bool = False
     user: str | None = None
@@ -84,6 +95,8 @@ class CompletionRequest:
     stop: Stop | None = None
     n: ChoiceCount = ONE_CHOICE
     echo: bool = False
+    # None: no logprobs; otherwise each token's logprob and this many alternatives.
+    logprobs: TopLogprobs | None = None
     stream: bool = False
     include_usage: bool = False
     user: str | None = None

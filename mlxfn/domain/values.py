@@ -159,3 +159,91 @@ class ModelName:
     @classmethod
     def parse(cls, raw: str) -> Result[ModelName, ApiError]:
         return refine(cls, raw, "model")
+
+
+@attrs.frozen
+class Penalty:
+    """OpenAI's presence or frequency penalty, in [-2, 2]; positive values discourage repeats."""
+
+    value: float = attrs.field(validator=_finite_in(-2.0, 2.0))
+
+    @classmethod
+    def parse(cls, raw: float, param: str) -> Result[Penalty, ApiError]:
+        return refine(cls, raw, param)
+
+
+def _positive_finite(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"must be a finite number > 0, got {value!r}")
+
+
+@attrs.frozen
+class RepetitionPenalty:
+    """mlx-lm's multiplicative repetition penalty (an extension); 1 changes nothing."""
+
+    value: float = attrs.field(validator=_positive_finite)
+
+    @classmethod
+    def parse(cls, raw: float) -> Result[RepetitionPenalty, ApiError]:
+        return refine(cls, raw, "repetition_penalty")
+
+
+LOGIT_BIAS_LIMIT = 100.0
+
+
+def _bias_entries(
+    _: object, attribute: attrs.Attribute[Any], value: tuple[tuple[int, float], ...]
+) -> None:
+    ids = [token for token, _ in value]
+    if len(set(ids)) != len(ids):
+        raise ValueError("must not name a token id twice")
+    if ids != sorted(ids):  # one order, so that equal biases are equal values
+        raise ValueError("entries must be sorted by token id")
+    for token, bias in value:
+        if token < 0:
+            raise ValueError(f"keys must be token ids >= 0, got {token}")
+        if not (math.isfinite(bias) and -LOGIT_BIAS_LIMIT <= bias <= LOGIT_BIAS_LIMIT):
+            raise ValueError(f"values must be numbers in [-100, 100], got {bias!r} for {token}")
+
+
+@attrs.frozen
+class LogitBias:
+    """Additive biases on token logits, by token id (whether an id is inside the vocabulary is
+    checked when the request is planned, where the vocabulary is known).
+
+    >>> LogitBias.parse({"7": 5, "3": -100}).unwrap().entries
+    ((3, -100.0), (7, 5.0))
+    >>> LogitBias.parse({"x": 1}).failure().param
+    'logit_bias'
+    """
+
+    entries: tuple[tuple[int, float], ...] = attrs.field(validator=_bias_entries)
+
+    @classmethod
+    def parse(cls, raw: dict[str, float]) -> Result[LogitBias, ApiError]:
+        entries: list[tuple[int, float]] = []
+        for key, bias in raw.items():
+            # OpenAI's keys are token ids as JSON strings; "+3" or " 3" are not ids
+            if not (key.isascii() and key.isdigit()) or len(key) > 19:
+                return Failure(
+                    InvalidRequest(
+                        f"logit_bias keys must be token ids (integer strings), got {key!r}",
+                        param="logit_bias",
+                    )
+                )
+            entries.append((int(key), float(bias)))
+        return refine(cls, tuple(sorted(entries)), "logit_bias")
+
+
+TOP_LOGPROBS_LIMIT = 20
+
+
+@attrs.frozen
+class TopLogprobs:
+    """How many of the most likely tokens to report at each position, with logprobs on."""
+
+    value: int = attrs.field(validator=_int_at_least(0, TOP_LOGPROBS_LIMIT))
+
+    @classmethod
+    def parse(cls, raw: int) -> Result[TopLogprobs, ApiError]:
+        return refine(cls, raw, "top_logprobs")

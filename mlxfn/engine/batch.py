@@ -29,6 +29,7 @@ from mlxfn.domain.errors import GenerationError
 from mlxfn.engine.constraint import Constraints
 from mlxfn.engine.job import Job
 from mlxfn.engine.loader import LoadedModel
+from mlxfn.engine.logprobs import TokenTexts, score_token
 from mlxfn.engine.sampling import make_logits_processors, make_sampler
 from mlxfn.engine.stream import TextStream
 
@@ -59,6 +60,13 @@ class Batch:
         self.lanes = (_Lane(self._new_generator()), _Lane(self._new_generator()))
         self._choices_left: dict[int, int] = {}  # by job id: choices not yet finished
         self.prefill_tokens = 0  # prompt tokens handed to the model, over the batch's life
+        self._texts: TokenTexts | None = None  # built for the first request with logprobs
+
+    @property
+    def texts(self) -> TokenTexts:
+        if self._texts is None:
+            self._texts = TokenTexts(self.loaded.tokenizer)
+        return self._texts
 
     def _new_generator(self) -> Any:  # BatchGenerator, whose methods are untyped
         return BatchGenerator(
@@ -117,7 +125,7 @@ class Batch:
             samplers=[make_sampler(sampling.for_choice(s.index)) for s in streams],
             # the grammar's mask last, so that no other processor can revive a token it forbids
             logits_processors=[
-                [*make_logits_processors(sampling), *self.constraints.processors(job.plan.grammar)]
+                [*make_logits_processors(job.plan), *self.constraints.processors(job.plan.grammar)]
                 for _ in streams
             ],
         )
@@ -205,7 +213,13 @@ class Batch:
                 self._fork(lane, uid, response)
             _, stream = lane.members[uid]
             reason = response.finish_reason
-            finished = stream.on_token(response.token, reason == "stop", reason == "length")
+            top = stream.plan.top_logprobs
+            scored = (
+                None
+                if top is None or reason == "stop"  # the end-of-sequence token is not reported
+                else score_token(self.texts, response.logprobs, response.token, top)
+            )
+            finished = stream.on_token(response.token, reason == "stop", reason == "length", scored)
             if reason is not None:  # the generator has already let it go
                 self._finish(lane, uid, stream)
                 self._keep_cache(response.all_tokens, response.prompt_cache)

@@ -45,6 +45,7 @@ class LoadedModel:
     context_length: int
     created: int
     eos_token_ids: frozenset[int]
+    vocab_size: int  # token ids a request may name (logit_bias): both model and tokenizer know
 
 
 def served_name_of(source: str) -> str:
@@ -74,6 +75,20 @@ def context_length_of(config: dict[str, Any]) -> int:
     return FALLBACK_CONTEXT_LENGTH
 
 
+def vocab_size_of(config: dict[str, Any], tokenizer_size: int) -> int:
+    """Token ids valid for both the model's logits and the tokenizer: a padded embedding has
+    rows no token reaches, and a tokenizer can know ids past a model's logits.
+
+    >>> vocab_size_of({"text_config": {"vocab_size": 1024}}, 1000)
+    1000
+    """
+    for scope in (config, config.get("text_config") or {}):
+        value = scope.get("vocab_size")
+        if isinstance(value, int) and value > 0:
+            return min(value, tokenizer_size)
+    return tokenizer_size
+
+
 @impure_safe(exceptions=(OSError, ValueError, KeyError, TypeError, ImportError))
 def _load(spec: ModelSpec) -> LoadedModel:
     from mlx_lm import load
@@ -88,6 +103,7 @@ def _load(spec: ModelSpec) -> LoadedModel:
         context_length=spec.context_length or context_length_of(config),
         created=int(time.time()),
         eos_token_ids=frozenset(tokenizer.eos_token_ids),
+        vocab_size=vocab_size_of(config, len(tokenizer._tokenizer)),
     )
 
 

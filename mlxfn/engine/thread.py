@@ -135,6 +135,7 @@ class Engine:
             max_prompt_tokens=self.config.max_prompt_tokens,
             max_messages=self.config.max_messages,
             max_choices=min(DEFAULT_MAX_CHOICES, self.config.max_batch),
+            vocab_size=self.loaded.vocab_size,
         )
 
     @property

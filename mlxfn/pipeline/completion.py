@@ -17,19 +17,23 @@ from mlxfn.domain.events import (
     FinishReason,
     ResponseFinishReason,
     ResponseMeta,
+    TokenLogprob,
 )
 from mlxfn.pipeline.reading import OutputReading, read_output
 
 
 def assemble_completion(
-    meta: ResponseMeta, events: Iterable[Event]
+    meta: ResponseMeta, events: Iterable[Event], *, with_logprobs: bool = False
 ) -> Result[Completion, ApiError]:
-    """Join the deltas up to ``Finished``; a ``Failed`` event fails the whole completion."""
-    return assemble_choices(meta, events, 1).map(lambda choices: choices[0])
+    """Join the deltas up to ``Finished``; a ``Failed`` event fails the whole completion.
+    ``with_logprobs``: the request asked for logprobs, so the completion carries them."""
+    return assemble_choices(meta, events, 1, with_logprobs=with_logprobs).map(
+        lambda choices: choices[0]
+    )
 
 
 def assemble_choices(
-    meta: ResponseMeta, events: Iterable[Event], n: int
+    meta: ResponseMeta, events: Iterable[Event], n: int, *, with_logprobs: bool = False
 ) -> Result[tuple[Completion, ...], ApiError]:
     """Join each choice's deltas up to its ``Finished``, until all ``n`` have finished; the
     choices come back in index order. A ``Failed`` event fails them all.
@@ -42,11 +46,13 @@ def assemble_choices(
     ['b', 'a']
     """
     parts: dict[int, list[str]] = {index: [] for index in range(n)}
+    scores: dict[int, list[TokenLogprob]] = {index: [] for index in range(n)}
     done: dict[int, Completion] = {}
     for event in events:
         match event:
-            case Delta(text=text, index=index):
+            case Delta(text=text, logprobs=scored, index=index):
                 parts[index].append(text)
+                scores[index].extend(scored)
             case Finished(reason=reason, usage=usage, index=index):
                 done[index] = Completion(
                     meta=meta,
@@ -54,6 +60,7 @@ def assemble_choices(
                     finish_reason=reason,
                     usage=usage,
                     index=index,
+                    logprobs=tuple(scores[index]) if with_logprobs else None,
                 )
                 if len(done) == n:
                     return Success(tuple(done[i] for i in range(n)))

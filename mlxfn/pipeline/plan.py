@@ -29,6 +29,7 @@ class Limits:
     max_prompt_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_messages: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_choices: int = attrs.field(default=DEFAULT_MAX_CHOICES, validator=attrs.validators.ge(1))
+    vocab_size: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
 
 
 @attrs.frozen(kw_only=True)
@@ -49,6 +50,8 @@ class GenerationPlan:
     # How the server reads the text (thinking, tool calls); the engine does not look at it.
     reading: OutputReading = PLAIN_READING
     grammar: str | None = None
+    # None: no logprobs; k: each token's logprob and the k most likely tokens at its position.
+    top_logprobs: int | None = None
 
 
 def check_choices(choices: int, limits: Limits) -> Result[None, ApiError]:
@@ -102,6 +105,22 @@ def check_max_tokens(
                 code="invalid_value",
             )
         )
+    return _check_logit_bias(request, limits.vocab_size)
+
+
+def _check_logit_bias(request: ChatRequest, vocab_size: int | None) -> Result[None, ApiError]:
+    bias = request.sampling.logit_bias
+    if bias is None or vocab_size is None or not bias.entries:
+        return Success(None)
+    largest = bias.entries[-1][0]  # entries are sorted by token id
+    if largest >= vocab_size:
+        return Failure(
+            InvalidRequest(
+                f"logit_bias names token id {largest}, outside this model's vocabulary "
+                f"(ids 0 to {vocab_size - 1})",
+                param="logit_bias",
+            )
+        )
     return Success(None)
 
 
@@ -152,5 +171,6 @@ def build_plan(
             grammar=(
                 grammar_of(request.response_format) if isinstance(request, ChatRequest) else None
             ),
+            top_logprobs=None if request.logprobs is None else request.logprobs.value,
         )
     )

@@ -108,13 +108,15 @@ async def _generate(
             raise AssertionError("unreachable")
     meta = ResponseMeta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
     field = request.app[CONFIG].reasoning_field
+    with_logprobs = plan.top_logprobs is not None
     try:
         if chat.stream:
-            stream_meta = StreamMeta(meta, chat.include_usage, field)
+            stream_meta = StreamMeta(meta, chat.include_usage, field, with_logprobs)
             return await stream_chat(request, stream_meta, events, plan.n, plan.reading)
         read = partial(read_completion, reading=plan.reading)
+        collected = await collect_events(events, plan.n)
         return _answer(
-            assemble_choices(meta, await collect_events(events, plan.n), plan.n).map(
+            assemble_choices(meta, collected, plan.n, with_logprobs=with_logprobs).map(
                 lambda choices: json_response(
                     render_completions(tuple(read(c) for c in choices), field)
                 )

@@ -74,15 +74,19 @@ _CHAT_RANGES: Final[dict[str, JSON]] = {
         "description": "choices of the one prompt; this server generates at most "
         f"min({DEFAULT_MAX_CHOICES}, its batch size), else 400",
     },
-    "frequency_penalty": {"const": 0},
-    "presence_penalty": {"const": 0},
-    "logit_bias": {"maxProperties": 0},
-    "logprobs": {"const": False},
-    "top_logprobs": {"const": 0},
-    "tool_choice": {
-        "enum": ["none", "auto"],
-        "description": "required, a named function: 400 until constrained decoding enforces them",
+    "frequency_penalty": {"minimum": -2, "maximum": 2},
+    "presence_penalty": {"minimum": -2, "maximum": 2},
+    "repetition_penalty": {
+        "exclusiveMinimum": 0,
+        "description": "an mlxfn extension: mlx-lm's multiplicative penalty over the last "
+        "20 tokens of the context",
     },
+    "logit_bias": {
+        "propertyNames": {"pattern": "^[0-9]{1,19}$"},
+        "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100},
+        "description": "keys are token ids inside the model's vocabulary",
+    },
+    "top_logprobs": {"minimum": 0, "maximum": 20},
     "modalities": {"const": ["text"]},
     "store": {"const": False},
     "service_tier": {"enum": ["auto", "default"]},
@@ -135,8 +139,16 @@ def _present(field: str, schema: JSON) -> JSON:
 # Rules across fields, checked in wire/requests.py, added to the object schemas.
 _RULES: Final[dict[type[Any], JSON]] = {
     ChatBody: {
-        "if": _present("stream_options", {"type": "object"}),
-        "then": _present("stream", {"const": True}),
+        "allOf": [
+            {
+                "if": _present("stream_options", {"type": "object"}),
+                "then": _present("stream", {"const": True}),
+            },
+            {
+                "if": _present("top_logprobs", {"type": "integer", "minimum": 1}),
+                "then": _present("logprobs", {"const": True}),
+            },
+        ]
     },
     ToolDefinitionBody: _present("function", {"type": "object"}),
     ContentPartBody: {
@@ -161,8 +173,8 @@ _RULES: Final[dict[type[Any], JSON]] = {
     },
 }
 _CHAT_DESCRIPTION = (
-    "Every field OpenAI defines is listed. Fields mlxfn cannot honour yet (penalties, "
-    "logit_bias, logprobs, audio, ...) accept only "
+    "Every field OpenAI defines is listed. Fields mlxfn cannot honour (audio, web search, "
+    "predicted outputs, ...) accept only "
     "their harmless values (null, the default, empty); anything else is a 400 whose param "
     "names the field. stream_options needs stream: true. Fields nobody defines are ignored."
 )
@@ -305,6 +317,37 @@ _REASONING: Final[JSON] = {
 }
 
 
+def _logprobs_schema() -> JSON:
+    fields: JSON = {
+        "token": {"type": "string"},
+        "logprob": {"type": "number", "maximum": 0},
+        "bytes": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+    }
+    alternative = {"type": "object", "properties": fields, "required": list(fields)}
+    token = {
+        "type": "object",
+        "properties": {
+            **fields,
+            "top_logprobs": {"type": "array", "items": alternative, "maxItems": 20},
+        },
+        "required": [*fields, "top_logprobs"],
+    }
+    return {
+        "anyOf": [
+            _NULL,
+            {
+                "type": "object",
+                "description": "with logprobs: true; the tokens whose text the content holds",
+                "properties": {
+                    "content": {"type": "array", "items": token},
+                    "refusal": _NULL,
+                },
+                "required": ["content", "refusal"],
+            },
+        ]
+    }
+
+
 def _completion_schema() -> JSON:
     message = {
         "type": "object",
@@ -322,7 +365,7 @@ def _completion_schema() -> JSON:
         "properties": {
             "index": {"type": "integer"},
             "message": message,
-            "logprobs": _NULL,
+            "logprobs": _logprobs_schema(),
             "finish_reason": _FINISH_REASON,
         },
         "required": ["index", "message", "finish_reason"],
@@ -356,7 +399,7 @@ def _chunk_schema() -> JSON:
         "properties": {
             "index": {"type": "integer"},
             "delta": delta,
-            "logprobs": _NULL,
+            "logprobs": _logprobs_schema(),
             "finish_reason": {"anyOf": [_FINISH_REASON, _NULL]},
         },
         "required": ["index", "delta", "finish_reason"],

@@ -11,7 +11,15 @@ import asyncio
 
 from aiohttp import web
 
-from mlxfn.domain.events import Delta, Event, Failed, Finished, Usage, add_choice_usage
+from mlxfn.domain.events import (
+    Delta,
+    Event,
+    Failed,
+    Finished,
+    TokenLogprob,
+    Usage,
+    add_choice_usage,
+)
 from mlxfn.domain.messages import ToolCall
 from mlxfn.pipeline.completion import finish_reason_of
 from mlxfn.pipeline.markup import TextPiece
@@ -56,19 +64,32 @@ async def stream_chat(
 
 
 class _PieceChunks:
-    """One choice's read pieces → chunks, numbering the tool calls of that choice."""
+    """One choice's read pieces → chunks, numbering the tool calls of that choice. With
+    logprobs asked for, a content chunk carries the logprobs that arrived up to it; those of
+    text the reader turned into something else wait for the next content or the finish."""
 
     def __init__(self, meta: StreamMeta, reading: OutputReading, index: int) -> None:
         self.meta = meta
         self.reader = OutputReader(reading)
         self.index = index
         self.calls = 0
+        self.logprobs: list[TokenLogprob] = []
 
-    def feed(self, text: str) -> bytes:
+    def feed(self, text: str, logprobs: tuple[TokenLogprob, ...] = ()) -> bytes:
+        self.logprobs.extend(logprobs)
         return self.encode(self.reader.feed(text))
 
     def finish(self) -> bytes:
         return self.encode(self.reader.finish())
+
+    def leftover(self) -> tuple[TokenLogprob, ...] | None:
+        """The logprobs no content chunk carried, for the finish chunk (None: not asked for)."""
+        return self._take() if self.meta.with_logprobs else None
+
+    def _take(self) -> tuple[TokenLogprob, ...]:
+        taken = tuple(self.logprobs)
+        self.logprobs.clear()
+        return taken
 
     def encode(self, pieces: list[OutputPiece]) -> bytes:
         frames = b""
@@ -82,7 +103,8 @@ class _PieceChunks:
             case TextPiece(kind="reasoning", text=text):
                 return [render_reasoning_chunk(self.meta, text, self.index)]
             case TextPiece(text=text):
-                return [render_delta_chunk(self.meta, text, self.index)]
+                logprobs = self._take() if self.meta.with_logprobs else None
+                return [render_delta_chunk(self.meta, text, self.index, logprobs)]
             case ToolCall():
                 self.calls += 1
                 return render_tool_call_chunks(self.meta, self.calls - 1, piece, self.index)
@@ -103,8 +125,8 @@ async def _write_events(
     finished = 0
     while True:
         match await events.get():
-            case Delta(text=text, index=index):
-                frames = choices[index].feed(text)
+            case Delta(text=text, logprobs=scored, index=index):
+                frames = choices[index].feed(text, scored)
                 if frames:
                     await response.write(frames)
             case Finished(reason=reason, usage=choice_usage, index=index):
@@ -113,7 +135,7 @@ async def _write_events(
                 choice = choices[index]
                 frames = choice.finish()
                 ending = finish_reason_of(reason, choice.calls > 0)
-                frames += encode_event(render_finish_chunk(meta, ending, index))
+                frames += encode_event(render_finish_chunk(meta, ending, index, choice.leftover()))
                 if finished < n:
                     await response.write(frames)
                     continue

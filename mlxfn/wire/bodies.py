@@ -130,7 +130,8 @@ class ToolDefinitionBody:
 
 @attrs.frozen(kw_only=True)
 class ChatBody:
-    """CreateChatCompletionRequest, every field OpenAI defines, plus top_k and min_p."""
+    """CreateChatCompletionRequest, every field OpenAI defines, plus top_k, min_p and
+    repetition_penalty."""
 
     model: str
     messages: tuple[MessageBody, ...]
@@ -172,6 +173,7 @@ class ChatBody:
     # Extensions that OpenAI does not define but local servers commonly accept.
     top_k: int | None = None
     min_p: float | None = None
+    repetition_penalty: float | None = None
 
 
 @attrs.frozen

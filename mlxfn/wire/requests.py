@@ -41,13 +41,17 @@ from mlxfn.domain.response_format import (
 from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSpec
 from mlxfn.domain.values import (
     ChoiceCount,
+    LogitBias,
     MaxTokens,
     MinP,
     ModelName,
+    Penalty,
+    RepetitionPenalty,
     Seed,
     Stop,
     Temperature,
     TopK,
+    TopLogprobs,
     TopP,
     refine,
 )
@@ -73,11 +77,6 @@ from mlxfn.wire.converter import structure_as
 # A harmless value (null, the default, an empty list) is accepted; anything else is a 400.
 _Check = Callable[[Any], bool]
 UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
-    ("frequency_penalty", lambda v: v in (None, 0), "frequency_penalty is not supported yet"),
-    ("presence_penalty", lambda v: v in (None, 0), "presence_penalty is not supported yet"),
-    ("logit_bias", lambda v: not v, "logit_bias is not supported yet"),
-    ("logprobs", lambda v: v in (None, False), "logprobs are not supported yet"),
-    ("top_logprobs", lambda v: v in (None, 0), "top_logprobs is not supported yet"),
     ("functions", lambda v: v is None, "functions is deprecated and not supported; use tools"),
     ("function_call", lambda v: v is None, "function_call is deprecated and not supported"),
     ("modalities", lambda v: v in (None, ("text",)), "only the text modality is supported"),
@@ -178,15 +177,50 @@ def _refine_stop(raw: str | tuple[str, ...] | None) -> Result[Stop | None, ApiEr
     return Stop.parse((raw,) if isinstance(raw, str) else raw)
 
 
+def _penalty(raw: float | None, param: str) -> Result[Penalty | None, ApiError]:
+    # 0 is OpenAI's default and changes nothing: no processor for it
+    if raw is None or raw == 0:
+        return Success(None)
+    return Penalty.parse(raw, param)
+
+
+def _refine_logit_bias(raw: dict[str, float] | None) -> Result[LogitBias | None, ApiError]:
+    return Success(None) if not raw else LogitBias.parse(raw)
+
+
 def _refine_sampling(body: ChatBody) -> Result[SamplingParams, ApiError]:
     return Result.do(
-        SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, seed=seed)
+        SamplingParams(
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            min_p=min_p,
+            seed=seed,
+            logit_bias=logit_bias,
+            presence_penalty=presence,
+            frequency_penalty=frequency,
+            repetition_penalty=repetition,
+        )
         for temperature in _optional(body.temperature, Temperature.parse, DEFAULT_TEMPERATURE)
         for top_p in _optional(body.top_p, TopP.parse, DEFAULT_TOP_P)
         for top_k in _optional(body.top_k, TopK.parse)
         for min_p in _optional(body.min_p, MinP.parse)
         for seed in _optional(body.seed, Seed.parse)
+        for logit_bias in _refine_logit_bias(body.logit_bias)
+        for presence in _penalty(body.presence_penalty, "presence_penalty")
+        for frequency in _penalty(body.frequency_penalty, "frequency_penalty")
+        for repetition in _optional(body.repetition_penalty, RepetitionPenalty.parse)
     )
+
+
+def _refine_logprobs(body: ChatBody) -> Result[TopLogprobs | None, ApiError]:
+    if body.logprobs:
+        return TopLogprobs.parse(body.top_logprobs or 0)
+    if body.top_logprobs:  # 0 alone is harmless; more needs logprobs, as at OpenAI
+        return Failure(
+            InvalidRequest("top_logprobs needs logprobs set to true", param="top_logprobs")
+        )
+    return Success(None)
 
 
 def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
@@ -199,6 +233,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
             max_tokens=max_tokens,
             stop=stop,
             n=n,
+            logprobs=logprobs,
             stream=bool(body.stream),
             include_usage=include_usage,
             user=body.safety_identifier or body.user,
@@ -213,6 +248,7 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
         for n in _optional(body.n, ChoiceCount.parse, ONE_CHOICE)
         for tools in refine_tools(body)
         for response_format in refine_response_format(body.response_format)
+        for logprobs in _refine_logprobs(body)
     )
 
 

@@ -26,6 +26,7 @@ from mlxfn.domain.events import (
     Completion,
     ResponseFinishReason,
     ResponseMeta,
+    TokenLogprob,
     Usage,
     add_choice_usage,
 )
@@ -41,6 +42,7 @@ class StreamMeta:
     response: ResponseMeta
     include_usage: bool = False
     reasoning_field: str = "reasoning_content"
+    with_logprobs: bool = False  # every content chunk carries a logprobs object
 
 
 def render_error(err: ApiError) -> JSON:
@@ -142,6 +144,32 @@ def render_usage(usage: Usage) -> JSON:
     }
 
 
+def render_token_logprob(scored: TokenLogprob) -> JSON:
+    """One token in OpenAI's chat logprobs shape.
+
+    >>> hi = TokenLogprob("hi", -0.5, (104, 105))
+    >>> render_token_logprob(attrs.evolve(hi, top=(hi,)))  # doctest: +NORMALIZE_WHITESPACE
+    {'token': 'hi', 'logprob': -0.5, 'bytes': [104, 105],
+     'top_logprobs': [{'token': 'hi', 'logprob': -0.5, 'bytes': [104, 105]}]}
+    """
+    return {
+        "token": scored.token,
+        "logprob": scored.logprob,
+        "bytes": list(scored.bytes),
+        "top_logprobs": [
+            {"token": top.token, "logprob": top.logprob, "bytes": list(top.bytes)}
+            for top in scored.top
+        ],
+    }
+
+
+def render_logprobs(logprobs: tuple[TokenLogprob, ...] | None) -> JSON | None:
+    """A choice's ``logprobs``: null when not asked for."""
+    if logprobs is None:
+        return None
+    return {"content": [render_token_logprob(t) for t in logprobs], "refusal": None}
+
+
 DEFAULT_REASONING_FIELD = "reasoning_content"
 
 
@@ -191,7 +219,7 @@ def _render_choice(completion: Completion, reasoning_field: str) -> JSON:
     return {
         "index": completion.index,
         "message": render_message(completion, reasoning_field),
-        "logprobs": None,
+        "logprobs": render_logprobs(completion.logprobs),
         "finish_reason": completion.finish_reason,
     }
 
@@ -209,16 +237,24 @@ def _chunk(meta: StreamMeta, choices: list[JSON]) -> JSON:
     return chunk
 
 
-def _choice(delta: JSON, finish_reason: ResponseFinishReason | None, index: int) -> JSON:
-    return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+def _choice(
+    delta: JSON, finish_reason: ResponseFinishReason | None, index: int, logprobs: JSON | None = None
+) -> JSON:
+    return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
 def render_role_chunk(meta: StreamMeta, index: int = 0) -> JSON:
     return _chunk(meta, [_choice({"role": "assistant", "content": ""}, None, index)])
 
 
-def render_delta_chunk(meta: StreamMeta, text: str, index: int = 0) -> JSON:
-    return _chunk(meta, [_choice({"content": text}, None, index)])
+def render_delta_chunk(
+    meta: StreamMeta,
+    text: str,
+    index: int = 0,
+    logprobs: tuple[TokenLogprob, ...] | None = None,
+) -> JSON:
+    """A content chunk; with logprobs asked for, those of the tokens whose text it carries."""
+    return _chunk(meta, [_choice({"content": text}, None, index, render_logprobs(logprobs))])
 
 
 def render_reasoning_chunk(meta: StreamMeta, text: str, index: int = 0) -> JSON:
@@ -243,8 +279,15 @@ def render_tool_call_chunks(
     ]
 
 
-def render_finish_chunk(meta: StreamMeta, reason: ResponseFinishReason, index: int = 0) -> JSON:
-    return _chunk(meta, [_choice({}, reason, index)])
+def render_finish_chunk(
+    meta: StreamMeta,
+    reason: ResponseFinishReason,
+    index: int = 0,
+    logprobs: tuple[TokenLogprob, ...] | None = None,
+) -> JSON:
+    """A choice's last chunk; it carries the logprobs of tokens whose text never reached
+    ``content`` (a tool call's, say), so that the streamed logprobs add up to the whole."""
+    return _chunk(meta, [_choice({}, reason, index, render_logprobs(logprobs))])
 
 
 def render_usage_chunk(meta: StreamMeta, usage: Usage) -> JSON:

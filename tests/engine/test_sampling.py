@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import mlx.core as mx
+import pytest
 
 from mlxfn.domain.request import DEFAULT_TOP_P, SamplingParams
-from mlxfn.domain.values import MinP, Seed, Temperature, TopK, TopP
-from mlxfn.engine.sampling import Sampler, greedy, make_sampler
+from mlxfn.domain.values import (
+    LogitBias,
+    MinP,
+    Penalty,
+    RepetitionPenalty,
+    Seed,
+    Temperature,
+    TopK,
+    TopP,
+)
+from mlxfn.engine.sampling import Sampler, greedy, make_logits_processors, make_sampler
+from mlxfn.pipeline.plan import GenerationPlan
 
 VOCAB = 512
 STEPS = 24
@@ -141,3 +152,48 @@ def test_top_k_larger_than_the_vocabulary_keeps_every_token() -> None:
     rows = logprobs_rows()
     expected = draw(make_sampler(params(seed=8)), rows)
     assert draw(make_sampler(params(seed=8, top_k=TopK(VOCAB * 4))), rows) == expected
+
+
+def _plan(prompt_length: int, **sampling: object) -> GenerationPlan:
+    return GenerationPlan(
+        prompt=tuple(range(prompt_length)),
+        max_tokens=4,
+        sampling=SamplingParams(**sampling),  # type: ignore[arg-type]
+    )
+
+
+def _apply(plan: GenerationPlan, tokens: list[int], logits: mx.array) -> mx.array:
+    for processor in make_logits_processors(plan):
+        logits = processor(mx.array(tokens), logits)
+    return logits
+
+
+def test_no_fields_no_processors() -> None:
+    assert make_logits_processors(_plan(3)) == []
+
+
+def test_logit_bias_forces_and_bans_under_greedy() -> None:
+    row = mx.array([[0.0, 5.0, 1.0, 2.0]])
+    forced = _plan(1, logit_bias=LogitBias(((2, 100.0),)))
+    assert greedy(_apply(forced, [0], row)).tolist() == [2]
+    banned = _plan(1, logit_bias=LogitBias(((1, -100.0),)))
+    assert greedy(_apply(banned, [0], row)).tolist() == [3]
+
+
+def test_penalties_count_the_completion_only() -> None:
+    row = mx.array([[0.0, 5.0, 4.5, 1.0]])
+    plan = _plan(2, presence_penalty=Penalty(1.0))
+    # token 1 is in the prompt (positions 0-1) only: no penalty
+    assert greedy(_apply(plan, [1, 1], row)).tolist() == [1]
+    # generated once: 5 - 1 < 4.5
+    assert greedy(_apply(plan, [1, 1, 1], row)).tolist() == [2]
+    frequency = _plan(1, frequency_penalty=Penalty(0.3))
+    out = _apply(frequency, [0, 1, 1], row)
+    assert out.tolist()[0] == pytest.approx([0.0, 4.4, 4.5, 1.0])
+    assert greedy(out).tolist() == [2]
+
+
+def test_repetition_penalty_is_mlx_lms() -> None:
+    row = mx.array([[0.0, 5.0, 4.5, 1.0]])
+    plan = _plan(1, repetition_penalty=RepetitionPenalty(2.0))
+    assert _apply(plan, [1], row).tolist()[0] == pytest.approx([0.0, 2.5, 4.5, 1.0])

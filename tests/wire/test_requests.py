@@ -242,7 +242,7 @@ def test_fields_nobody_defines_are_ignored() -> None:
         {
             "model": "m",
             "messages": [{"role": "user", "content": "hi", "x_vendor": [1, 2]}],
-            "repetition_penalty": 1.1,
+            "typical_p": 0.9,
             "chat_template_kwargs": {"enable_thinking": False},
             "": None,
         }
@@ -436,11 +436,44 @@ def test_assistant_audio_and_function_call(field: str) -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"frequency_penalty": 0.5}, "frequency_penalty"),
-        ({"presence_penalty": -1}, "presence_penalty"),
-        ({"logit_bias": {"50256": -100}}, "logit_bias"),
-        ({"logprobs": True}, "logprobs"),
+        ({"frequency_penalty": 2.5}, "frequency_penalty"),
+        ({"presence_penalty": -3}, "presence_penalty"),
+        ({"repetition_penalty": 0}, "repetition_penalty"),
+        ({"logit_bias": {"50256": -101}}, "logit_bias"),
+        ({"logit_bias": {"-1": 5}}, "logit_bias"),
+        ({"logit_bias": {"hello": 5}}, "logit_bias"),
         ({"top_logprobs": 3}, "top_logprobs"),
+        ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+    ],
+    ids=case_id,
+)
+def test_invalid_sampling_field(fields: JSON, param: str) -> None:
+    assert rejected(body(**fields)).param == param
+
+
+def test_sampling_fields_are_refined() -> None:
+    request = parse_chat_request(
+        body(
+            logit_bias={"7": 100, "3": -100},
+            presence_penalty=0.5,
+            frequency_penalty=-1,
+            repetition_penalty=1.2,
+            logprobs=True,
+            top_logprobs=5,
+        )
+    ).unwrap()
+    assert request.sampling.logit_bias is not None
+    assert request.sampling.logit_bias.entries == ((3, -100.0), (7, 100.0))
+    assert request.sampling.presence_penalty is not None
+    assert request.sampling.presence_penalty.value == 0.5
+    assert request.logprobs is not None
+    assert request.logprobs.value == 5
+    assert parse_chat_request(body(logprobs=False, top_logprobs=0)).unwrap().logprobs is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
         ({"functions": [{"name": "f"}]}, "functions"),
         ({"function_call": "auto"}, "function_call"),
         ({"modalities": ["text", "audio"]}, "modalities"),

@@ -104,7 +104,7 @@ BAD_BODIES: list[tuple[str, bytes, Expected]] = [
         _with(tools=[{"type": "function", "function": {"name": "f"}}]),
         Expected(400, "tools", "unsupported_parameter"),
     ),
-    ("logprobs", _with(logprobs=True), Expected(400, "logprobs", "unsupported_parameter")),
+    ("top_logprobs", _with(logprobs=True, top_logprobs=21), Expected(400, "top_logprobs", None)),
     ("unknown model", _with(model="gpt-4"), Expected(404, "model", "model_not_found")),
     (
         "context overflow",

@@ -108,7 +108,9 @@ def check_max_tokens(
     return _check_logit_bias(request, limits.vocab_size)
 
 
-def _check_logit_bias(request: ChatRequest, vocab_size: int | None) -> Result[None, ApiError]:
+def _check_logit_bias(
+    request: ChatRequest | CompletionRequest, vocab_size: int | None
+) -> Result[None, ApiError]:
     bias = request.sampling.logit_bias
     if bias is None or vocab_size is None or not bias.entries:
         return Success(None)

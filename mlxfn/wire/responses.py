@@ -238,7 +238,10 @@ def _chunk(meta: StreamMeta, choices: list[JSON]) -> JSON:
 
 
 def _choice(
-    delta: JSON, finish_reason: ResponseFinishReason | None, index: int, logprobs: JSON | None = None
+    delta: JSON,
+    finish_reason: ResponseFinishReason | None,
+    index: int,
+    logprobs: JSON | None = None,
 ) -> JSON:
     return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 

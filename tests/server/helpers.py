@@ -100,14 +100,21 @@ def validate_body(instance: JSON, schema_name: str) -> None:
     validate(instance, schema_name)
 
 
-def check_stream_chunks(chunks: list[JSON]) -> None:
-    """Every chunk is schema-valid, all share one id, the role comes first, one finish chunk."""
+def check_stream_chunks(chunks: list[JSON], n: int = 1) -> None:
+    """Every chunk is schema-valid and all share one id; each of the ``n`` choices has its
+    role chunk first, before any other of its chunks, and exactly one finish chunk."""
     for chunk in chunks:
         validate_body(chunk, "CreateChatCompletionStreamResponse")
     assert len({chunk["id"] for chunk in chunks}) == 1
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert all("role" not in c["delta"] for chunk in chunks[1:] for c in chunk["choices"])
-    assert len(finish_reasons(chunks)) == 1
+    by_choice: dict[int, list[JSON]] = {}
+    for chunk in chunks:
+        for choice in chunk["choices"]:
+            by_choice.setdefault(choice["index"], []).append(choice)
+    assert sorted(by_choice) == list(range(n))
+    for choices in by_choice.values():
+        assert choices[0]["delta"]["role"] == "assistant"
+        assert all("role" not in c["delta"] for c in choices[1:])
+        assert sum(c["finish_reason"] is not None for c in choices) == 1
 
 
 def assert_openai_error(

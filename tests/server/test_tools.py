@@ -188,3 +188,17 @@ def test_tool_choices_that_cannot_be_honoured_are_a_400(
         ask(client, WEATHER, tools=[TOOLS["get_weather"], TOOLS["add"]], **fields)
     body: Any = caught.value.body
     assert body["param"] == param
+
+
+def test_streamed_logprobs_of_a_tool_call_add_up_to_the_json(client: openai.OpenAI) -> None:
+    """The call's tokens reach no content chunk: their logprobs ride on the finish chunk."""
+    fields: dict[str, Any] = {"tools": [TOOLS["get_weather"]], "logprobs": True}
+    whole = ask(client, WEATHER, **fields).choices[0]
+    assert whole.finish_reason == "tool_calls"
+    streamed: list[Any] = []
+    for chunk in ask(client, WEATHER, stream=True, **fields):
+        logprobs = chunk.choices[0].logprobs if chunk.choices else None
+        if logprobs is not None:
+            streamed.extend(logprobs.content or [])
+    assert whole.logprobs is not None
+    assert [t.model_dump() for t in streamed] == [t.model_dump() for t in whole.logprobs.content]

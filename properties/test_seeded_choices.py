@@ -63,7 +63,7 @@ def _submit(engine: Engine, plan: GenerationPlan) -> queue.SimpleQueue[Event]:
 
 
 def _texts(events: queue.SimpleQueue[Event], n: int) -> Texts:
-    texts: Texts = {index: "" for index in range(n)}
+    texts: Texts = dict.fromkeys(range(n), "")
     finished = 0
     while finished < n:
         event = events.get(timeout=60)

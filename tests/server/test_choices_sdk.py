@@ -128,6 +128,6 @@ def test_logprobs_under_a_schema_are_json(client: openai.OpenAI) -> None:
     validate_body(body, "CreateChatCompletionResponse")
     choice = body["choices"][0]
     assert json.loads(choice["message"]["content"]) in ({"a": True}, {"a": False})
-    assert "".join(t["token"] for t in choice["logprobs"]["content"]) == choice["message"][
-        "content"
-    ]
+    assert (
+        "".join(t["token"] for t in choice["logprobs"]["content"]) == choice["message"]["content"]
+    )

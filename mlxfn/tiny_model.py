@@ -30,6 +30,12 @@ CHATML_TEMPLATE = (
 )
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+# A reasoning model's markers (mlx-lm detects these by name) and a template that opens the
+# thinking block in the prompt, as Qwen3-style templates do.
+THINKING_TOKENS = ("<think>", "</think>")
+THINKING_TEMPLATE = CHATML_TEMPLATE.replace(
+    "'<|im_start|>assistant\\n'", "'<|im_start|>assistant\\n<think>\\n'"
+)
 
 _CORPUS_WORDS = (
     "the quick brown fox jumps over the lazy dog while a small model learns to answer "
@@ -49,10 +55,15 @@ def _corpus(lines: int = 400) -> list[str]:
 
 
 def build_tokenizer(
-    path: Path, vocab_size: int = 512, corpus: Iterable[str] | None = None
+    path: Path,
+    vocab_size: int = 512,
+    corpus: Iterable[str] | None = None,
+    *,
+    thinking: bool = False,
 ) -> tuple[int, int]:
     """Train a byte-level BPE tokenizer with a ChatML template (on a small built-in corpus
-    unless one is given) and save it; return (vocabulary size, end-of-turn token id)."""
+    unless one is given) and save it; return (vocabulary size, end-of-turn token id).
+    ``thinking``: add ``<think>``/``</think>`` and open a thinking block for every answer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -61,7 +72,7 @@ def build_tokenizer(
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=[*SPECIAL_TOKENS, *(THINKING_TOKENS if thinking else ())],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -73,7 +84,7 @@ def build_tokenizer(
         pad_token="<|endoftext|>",
         unk_token=None,
     )
-    fast.chat_template = CHATML_TEMPLATE
+    fast.chat_template = THINKING_TEMPLATE if thinking else CHATML_TEMPLATE
     fast.save_pretrained(str(path))
     eos_id = tok.token_to_id("<|im_end|>")
     assert eos_id is not None  # a special token the trainer was given
@@ -89,19 +100,21 @@ def build_tiny_model(
     heads: int = 4,
     context_length: int = 512,
     always_eos: bool = False,
+    thinking: bool = False,
 ) -> Path:
     """Write a random-weight Llama model folder that ``mlx_lm.load`` can load.
 
     ``always_eos`` zeroes the final norm, so every logit is 0 and greedy decoding picks token 0
     (``<|endoftext|>``), which the config lists as an end-of-sequence token: a model that
-    always stops at once, for testing how EOS ends a generation.
+    always stops at once, for testing how EOS ends a generation. ``thinking``: a reasoning
+    model's tokenizer and template (see ``build_tokenizer``).
     """
     import mlx.core as mx
     from mlx.utils import tree_flatten
     from mlx_lm.models import llama
 
     path.mkdir(parents=True, exist_ok=True)
-    vocab_size, eos_id = build_tokenizer(path)
+    vocab_size, eos_id = build_tokenizer(path, thinking=thinking)
     config = {
         "model_type": "llama",
         "hidden_size": hidden_size,

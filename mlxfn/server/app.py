@@ -13,7 +13,16 @@ from mlxfn.engine.thread import Engine
 from mlxfn.server import handlers
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.drain import refuse_while_draining
-from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, METRICS, TOKENIZER_POOL, ServerConfig
+from mlxfn.server.keys import (
+    CONFIG,
+    DRAINING,
+    ENGINE,
+    MAILBOX,
+    METRICS,
+    TOKENIZER_POOL,
+    ServerConfig,
+)
+from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
 
@@ -23,6 +32,10 @@ async def _tokenizer_pool(app: web.Application) -> AsyncIterator[None]:
     app[TOKENIZER_POOL] = pool
     yield
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _mailbox(app: web.Application) -> None:
+    app[MAILBOX] = Mailbox(asyncio.get_running_loop())
 
 
 def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Application:
@@ -37,6 +50,7 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     app[DRAINING] = asyncio.Event()
     app[METRICS] = Metrics(engine)
     app.cleanup_ctx.append(_tokenizer_pool)
+    app.on_startup.append(_mailbox)
     app.on_response_prepare.append(echo_request_id)
     routes = [
         app.router.add_post("/v1/chat/completions", handlers.chat_completions),

@@ -28,7 +28,8 @@ from mlxfn.pipeline.chat import check_model, plan_chat
 from mlxfn.pipeline.completion import assemble_choices, read_completion
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
-from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, METRICS, TOKENIZER_POOL, TRACE
+from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, MAILBOX, METRICS, TOKENIZER_POOL, TRACE
+from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Trace
 from mlxfn.server.openapi import encode_openapi
 from mlxfn.server.responses import error_response, json_response
@@ -80,17 +81,16 @@ def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPl
 
 
 def _submit(
-    engine: Engine, plan: GenerationPlan, trace: Trace
+    engine: Engine, plan: GenerationPlan, trace: Trace, mailbox: Mailbox
 ) -> tuple[Result[Job, ApiError], asyncio.Queue[Event]]:
     events: asyncio.Queue[Event] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
 
     def deliver(event: Event) -> None:  # on the event loop: the trace times every event
         trace.observe(event)
         events.put_nowait(event)
 
     def sink(event: Event) -> None:  # called on the engine thread
-        loop.call_soon_threadsafe(deliver, event)
+        mailbox.post(deliver, event)
 
     return run_io(engine.submit(plan, sink)), events
 
@@ -98,7 +98,7 @@ def _submit(
 async def _generate(
     request: web.Request, engine: Engine, chat: ChatRequest, plan: GenerationPlan, model: str
 ) -> web.StreamResponse:
-    submitted, events = _submit(engine, plan, request.get(TRACE) or Trace())
+    submitted, events = _submit(engine, plan, request.get(TRACE) or Trace(), request.app[MAILBOX])
     match submitted:
         case Success(job):
             pass

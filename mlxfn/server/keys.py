@@ -10,6 +10,7 @@ import attrs
 from aiohttp import web
 
 from mlxfn.engine.thread import Engine
+from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics, Trace
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
 
@@ -36,3 +37,5 @@ REQUEST_ID: Final = web.RequestKey("request_id", str)
 DRAINING: Final = web.AppKey("draining", asyncio.Event)
 METRICS: Final = web.AppKey("metrics", Metrics)
 TRACE: Final = web.RequestKey("trace", Trace)
+# Engine events reach the event loop through one mailbox (see mailbox.py).
+MAILBOX: Final = web.AppKey("mailbox", Mailbox)

@@ -120,31 +120,49 @@ async def _write_events(
     reading: OutputReading,
 ) -> None:
     await response.write(b"".join(encode_event(render_role_chunk(meta, i)) for i in range(n)))
-    choices = [_PieceChunks(meta, reading, i) for i in range(n)]
-    usage: Usage | None = None
-    finished = 0
+    writer = _ChunkWriter(meta, n, reading)
     while True:
-        match await events.get():
+        # everything that arrived while the last write was on its way goes out in one write
+        frames = writer.frames(await events.get())
+        while not writer.done and not events.empty():
+            frames += writer.frames(events.get_nowait())
+        if frames:
+            await response.write(frames)
+        if writer.done:
+            return
+
+
+class _ChunkWriter:
+    """A stream's events → SSE frames, ending with ``[DONE]`` after the last choice."""
+
+    def __init__(self, meta: StreamMeta, n: int, reading: OutputReading) -> None:
+        self.meta = meta
+        self.n = n
+        self.choices = [_PieceChunks(meta, reading, i) for i in range(n)]
+        self.usage: Usage | None = None
+        self.finished = 0
+        self.done = False
+
+    def frames(self, event: Event) -> bytes:
+        meta = self.meta
+        match event:
             case Delta(text=text, logprobs=scored, index=index):
-                frames = choices[index].feed(text, scored)
-                if frames:
-                    await response.write(frames)
+                return self.choices[index].feed(text, scored)
             case Finished(reason=reason, usage=choice_usage, index=index):
-                usage = add_choice_usage(usage, choice_usage)
-                finished += 1
-                choice = choices[index]
+                self.usage = add_choice_usage(self.usage, choice_usage)
+                self.finished += 1
+                choice = self.choices[index]
                 frames = choice.finish()
                 ending = finish_reason_of(reason, choice.calls > 0)
                 frames += encode_event(render_finish_chunk(meta, ending, index, choice.leftover()))
-                if finished < n:
-                    await response.write(frames)
-                    continue
-                if meta.include_usage:
-                    frames += encode_event(render_usage_chunk(meta, usage))
-                await response.write(frames + DONE)
-                break
+                if self.finished < self.n:
+                    return frames
+                if meta.include_usage and self.usage is not None:
+                    frames += encode_event(render_usage_chunk(meta, self.usage))
+                self.done = True
+                return frames + DONE
             case Failed(error=error):
-                await response.write(encode_event(render_error(error)))
-                break
+                self.done = True
+                return encode_event(render_error(error))
             case _:
                 raise AssertionError("unreachable")

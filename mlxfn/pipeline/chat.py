@@ -12,7 +12,7 @@ from returns.result import Failure, Result, Success
 from mlxfn.domain.errors import ApiError, InvalidRequest, ModelNotFound
 from mlxfn.domain.request import ChatRequest
 from mlxfn.domain.tools import FunctionTool, ToolSpec
-from mlxfn.domain.values import ModelName
+from mlxfn.domain.values import LOGIT_BIAS_LIMIT, LogitBias, ModelName
 from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan, check_request_limits
 from mlxfn.pipeline.prompt import ChatTokenizer, Prompt, build_prompt
 from mlxfn.pipeline.reading import OutputReading, build_reading
@@ -51,7 +51,9 @@ def plan_chat(
         )
 
     def force_calls(plan: GenerationPlan) -> Result[GenerationPlan, ApiError]:
-        return plan_forced_calls(plan, request.tools, tokenizer)
+        return plan_forced_calls(
+            ban_tool_calls(plan, request.tools, tokenizer), request.tools, tokenizer
+        )
 
     return flow(
         check_model(served, request.model),
@@ -74,6 +76,23 @@ def plan_tool_calls(
     if tools is not None and not tools.parallel and calls is not None and calls.end:
         stop = (*stop, calls.end)
     return attrs.evolve(plan, reading=reading, stop=stop)
+
+
+def ban_tool_calls(plan: GenerationPlan, tools: ToolSpec | None, tokenizer: Any) -> GenerationPlan:
+    """``tool_choice: none``: a model that calls tools unasked must not start a call, so its
+    call-start marker, when it is one token, gets OpenAI's banning bias (-100), over any bias
+    the request gave it. A marker of several tokens cannot be banned this way (their parts
+    are ordinary text); the template not showing the tools is then the only guard."""
+    if tools is None or tools.choice != "none":
+        return plan
+    start = getattr(tokenizer, "tool_call_start_tokens", None)
+    if not getattr(tokenizer, "has_tool_calling", False) or start is None or len(start) != 1:
+        return plan
+    sampling = plan.sampling
+    biases = dict(sampling.logit_bias.entries) if sampling.logit_bias else {}
+    biases[start[0]] = -LOGIT_BIAS_LIMIT
+    banned = LogitBias(tuple(sorted(biases.items())))
+    return attrs.evolve(plan, sampling=attrs.evolve(sampling, logit_bias=banned))
 
 
 def offered_tools(tools: ToolSpec | None) -> tuple[FunctionTool, ...]:

@@ -116,6 +116,20 @@ def test_tool_choice_none_keeps_tools_out_of_the_answer(client: openai.OpenAI) -
     assert "<tool_call>" not in (choice.message.content or "")
 
 
+def test_tool_choice_none_bans_the_call_marker(client: openai.OpenAI) -> None:
+    """Even a bias that all but forces the call-start token cannot start a call."""
+    tokens = client.post(
+        "/tokenize", body={"model": "mlxfn-demo", "text": "<tool_call>"}, cast_to=object
+    )
+    (start,) = tokens["tokens"]  # type: ignore[index]
+    pushed = {"logit_bias": {str(start): 100}}
+    forced = ask(client, WEATHER, **pushed)  # no tools at all: the bias wins
+    assert "<tool_call>" in (forced.choices[0].message.content or "")
+    reply = ask(client, WEATHER, tools=[TOOLS["get_weather"]], tool_choice="none", **pushed)
+    assert not reply.choices[0].message.tool_calls
+    assert "<tool_call>" not in (reply.choices[0].message.content or "")
+
+
 CAPITAL = "What is the capital of Japan?"
 
 

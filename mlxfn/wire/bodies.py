@@ -188,7 +188,7 @@ class CompletionBody:
     when absent; an explicit null asks for the server's own default."""
 
     model: str
-    prompt: str | tuple[PromptItemBody, ...] | None
+    prompt: str | tuple[PromptItemBody, ...]  # null is refused: no document-start default
     best_of: int | None = None
     echo: bool | None = None
     frequency_penalty: float | None = None

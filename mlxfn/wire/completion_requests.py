@@ -134,7 +134,7 @@ def _bad_prompt(why: str) -> Result[tuple[PromptInput, ...], ApiError]:
 
 
 def refine_prompt(
-    raw: str | tuple[PromptItemBody, ...] | None,
+    raw: str | tuple[PromptItemBody, ...],
 ) -> Result[tuple[PromptInput, ...], ApiError]:
     """OpenAI's four prompt shapes → one or more prompts, each text or token ids. Whether
     the ids are inside the vocabulary is checked at planning, where the vocabulary is known.
@@ -144,8 +144,6 @@ def refine_prompt(
     >>> refine_prompt(("a", 5)).failure().param
     'prompt'
     """
-    if raw is None:
-        return _bad_prompt(f"is required: {_PROMPT_SHAPES}")
     if isinstance(raw, str):
         return _text_prompts((raw,))
     if not raw:

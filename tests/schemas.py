@@ -9,6 +9,7 @@ JSON Schema's ``null`` type the same way.
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,28 @@ def validate_openapi(instance: object, schema_name: str) -> None:
     """Like ``validate``, for a schema taken from the OpenAPI YAML (e.g. the legacy
     ``CreateCompletionResponse``, which ``openai-schemas.json`` lacks)."""
     openapi_validator(schema_name).validate(instance)
+
+
+STREAMED_COMPLETION = "CreateCompletionResponse (streamed)"
+
+
+@functools.cache
+def _streamed_completion_registry() -> Registry[Any]:
+    # OpenAI streams this same object, with finish_reason null until a choice's last chunk
+    # (its schema lists only the final values); everything else is checked as documented.
+    schemas = without_nullable(openapi_schemas())
+    streamed = copy.deepcopy(schemas["CreateCompletionResponse"])
+    reason = streamed["properties"]["choices"]["items"]["properties"]["finish_reason"]
+    streamed["properties"]["choices"]["items"]["properties"]["finish_reason"] = {
+        "anyOf": [reason, {"type": "null"}]
+    }
+    schemas[STREAMED_COMPLETION] = streamed
+    document = {"components": {"schemas": schemas}}
+    return Registry().with_resource(_YAML_URI, DRAFT202012.create_resource(document))
+
+
+def validate_completion_chunk(chunk: object) -> None:
+    """A legacy completions stream chunk against CreateCompletionResponse, finish_reason
+    null allowed (OpenAI's own stream sends it before a choice's last chunk)."""
+    ref = {"$ref": f"{_YAML_URI}#/components/schemas/{STREAMED_COMPLETION}"}
+    Draft202012Validator(ref, registry=_streamed_completion_registry()).validate(chunk)

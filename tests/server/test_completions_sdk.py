@@ -407,3 +407,26 @@ async def test_a_prompt_the_queue_refuses_cancels_the_others(
     )
     assert served.status == 200, served.body
     validate_body(served.json(), "CreateChatCompletionResponse")
+
+
+@pytest.mark.parametrize("route", ["completions", "chat/completions"])
+def test_logprobs_stay_numbers_when_the_logits_overflow(client: openai.OpenAI, route: str) -> None:
+    # a vanishing repetition penalty divides logits by ~1e-324: their log-softmax is NaN
+    extra = {"repetition_penalty": 5e-324, "top_k": 1}
+    if route == "completions":
+        body = _create(client, logprobs=1, extra_body=extra)[0]
+        values = body["choices"][0]["logprobs"]["token_logprobs"]
+    else:
+        raw = client.chat.completions.with_raw_response.create(
+            model=MODEL,
+            messages=user(PROMPT),
+            max_tokens=4,
+            temperature=0,
+            logprobs=True,
+            extra_body=extra,
+        )
+        body = raw.http_response.json()
+        validate_body(body, "CreateChatCompletionResponse")
+        values = [t["logprob"] for t in body["choices"][0]["logprobs"]["content"]]
+    assert values
+    assert all(isinstance(value, float) and -9999 <= value <= 0 for value in values)

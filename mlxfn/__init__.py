@@ -23,7 +23,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from mlxfn.domain.errors import ApiError, error_status
 from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, Usage
-from mlxfn.domain.request import ChatRequest
+from mlxfn.domain.request import ChatRequest, CompletionRequest
 from mlxfn.engine.loader import ModelSpec, load_model
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.notebook import chat, generate
@@ -31,8 +31,10 @@ from mlxfn.pipeline.chat import check_model, plan_chat
 from mlxfn.pipeline.completion import assemble_completion
 from mlxfn.pipeline.plan import GenerationPlan, Limits, build_plan
 from mlxfn.pipeline.prompt import Prompt, build_prompt
+from mlxfn.pipeline.text_completion import plan_text_completion
 from mlxfn.server.app import make_app
 from mlxfn.server.background import BackgroundServer, serve_in_background
+from mlxfn.wire.completion_requests import parse_completion_request
 from mlxfn.wire.requests import parse_chat_request
 from mlxfn.wire.responses import render_completion, render_error
 
@@ -41,6 +43,7 @@ __all__ = [
     "BackgroundServer",
     "ChatRequest",
     "Completion",
+    "CompletionRequest",
     "Delta",
     "Engine",
     "EngineConfig",
@@ -63,7 +66,9 @@ __all__ = [
     "load_model",
     "make_app",
     "parse_chat_request",
+    "parse_completion_request",
     "plan_chat",
+    "plan_text_completion",
     "render_completion",
     "render_error",
     "serve_in_background",

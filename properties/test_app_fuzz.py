@@ -1,4 +1,5 @@
-"""The real app under arbitrary HTTP: any body, header, method, path or chat field combination.
+"""The real app under arbitrary HTTP: any body, header, method, path, chat or completions field
+combination.
 
 Every response is a well-formed success (checked against mlxfn's own OpenAPI schemas) or a 4xx
 with exactly OpenAI's error body; never a 5xx, and never a hang. The app runs over a real engine
@@ -45,7 +46,8 @@ from mlxfn.server.app import make_app
 from mlxfn.server.keys import ServerConfig
 from mlxfn.server.openapi import build_openapi
 from mlxfn.tiny_model import build_tiny_model
-from mlxfn.wire.bodies import ChatBody
+from mlxfn.wire.bodies import ChatBody, CompletionBody
+from mlxfn.wire.completion_requests import parse_completion_request
 from mlxfn.wire.requests import parse_chat_request
 
 MODEL = "tiny"
@@ -144,6 +146,11 @@ _SUCCESS_SCHEMA = {
     "/v1/tokenize": "TokenCount",
     "/health": "Health",
     "/v1/chat/completions": "ChatCompletion",
+    "/v1/completions": "TextCompletion",
+}
+_CHUNK_SCHEMA = {
+    "/v1/chat/completions": "ChatCompletionChunk",
+    "/v1/completions": "TextCompletionChunk",
 }
 
 
@@ -165,14 +172,14 @@ def _validate(instance: object, name: str, document: str = "served") -> None:
     _validator(document, name).validate(instance)
 
 
-def _check_stream(body: bytes) -> None:
+def _check_stream(body: bytes, chunk: str = "ChatCompletionChunk") -> None:
     frames = body.split(b"\n\n")
     assert frames[-1] == b"", body[-200:]
     events = [frame.removeprefix(b"data: ") for frame in frames[:-1]]
     assert all(frame.startswith(b"data: ") for frame in frames[:-1])
     if events[-1] == b"[DONE]":
         for event in events[:-1]:
-            _validate(orjson.loads(event), "ChatCompletionChunk")
+            _validate(orjson.loads(event), chunk)
     else:  # a failure after the stream started: an error event, and no [DONE]
         _validate(orjson.loads(events[-1]), "ErrorResponse")
         raise AssertionError(f"the engine failed mid-stream: {events[-1]!r}")
@@ -195,8 +202,8 @@ def check_reply(reply: Reply) -> None:
     if reply.method == "OPTIONS":  # a CORS preflight that passed
         return
     if reply.content_type.startswith("text/event-stream"):
-        assert route == "/v1/chat/completions"
-        _check_stream(reply.body)
+        assert route in _CHUNK_SCHEMA, route
+        _check_stream(reply.body, _CHUNK_SCHEMA[route])
     elif route == "/metrics":
         assert reply.content_type.startswith("text/plain"), reply
         assert b"mlxfn_requests_total" in reply.body
@@ -346,8 +353,45 @@ def _mostly_good_chat(draw: st.DrawFn) -> dict[str, Any]:
 
 
 chat_bodies = _mostly_good_chat() | st.fixed_dictionaries({}, optional=chat_fields)
+_token_ids = st.lists(st.integers(-1, 600), max_size=6)
+_COMPLETION_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    **{name: _FIELD_VALUES[name] for name in ("model", "temperature", "top_p", "stop", "seed")},
+    **{name: _FIELD_VALUES[name] for name in ("stream", "stream_options", "n", "max_tokens")},
+    "prompt": st.text(max_size=30)
+    | st.lists(st.text(max_size=12), max_size=3)
+    | _token_ids
+    | st.lists(_token_ids, max_size=3),
+    "logprobs": st.integers(-1, 6) | st.booleans(),
+    "echo": st.booleans(),
+    "best_of": _small_ints,
+    "suffix": st.sampled_from(["", "end"]),
+}
+completion_fields = {
+    field.name: st.none() | _COMPLETION_VALUES.get(field.name, json_values) | json_values
+    for field in attrs.fields(CompletionBody)
+}
+
+
+@st.composite
+def _mostly_good_completion(draw: st.DrawFn) -> dict[str, Any]:
+    # A body that reaches the engine, then up to four fields of any kind laid over it.
+    prompt = st.text(min_size=1, max_size=30) | st.lists(st.integers(0, 511), min_size=1)
+    body: dict[str, Any] = {"model": MODEL, "prompt": draw(prompt | st.lists(prompt, max_size=3))}
+    body["max_tokens"] = draw(st.integers(1, 8))
+    if draw(st.booleans()):
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": draw(st.booleans())}
+    for name in draw(st.lists(st.sampled_from(sorted(completion_fields)), unique=True, max_size=4)):
+        body[name] = draw(completion_fields[name])
+    return body
+
+
+completion_bodies = _mostly_good_completion() | st.fixed_dictionaries(
+    {}, optional=completion_fields
+)
 _ROUTES = [
     "/v1/chat/completions",
+    "/v1/completions",
     "/v1/models",
     f"/v1/models/{MODEL}",
     "/v1/models/other",
@@ -391,6 +435,14 @@ def test_any_combination_of_chat_fields(
 
 
 @FUZZ
+@given(body=completion_bodies.map(encode) | bodies, headers=header_sets(authorized=True))
+def test_any_combination_of_completion_fields(
+    live: LiveApp, body: bytes | None, headers: dict[str, str]
+) -> None:
+    check_reply(live.send("POST", "/v1/completions", headers, body))
+
+
+@FUZZ
 @given(
     body=st.fixed_dictionaries(
         {},
@@ -423,3 +475,12 @@ def test_any_method_path_and_headers(
 def test_every_chat_body_the_parser_accepts_the_document_allows(body: dict[str, Any]) -> None:
     if isinstance(parse_chat_request(encode(body)), Success):
         _validate(body, "ChatBody", document="any model")
+
+
+@FUZZ
+@given(body=completion_bodies)
+def test_every_completion_body_the_parser_accepts_the_document_allows(
+    body: dict[str, Any],
+) -> None:
+    if isinstance(parse_completion_request(encode(body)), Success):
+        _validate(body, "CompletionBody", document="any model")

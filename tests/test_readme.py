@@ -9,15 +9,14 @@ import sys
 from pathlib import Path
 
 import orjson
-import yaml
 
 from mlxfn.cli import build_parser
-from mlxfn.wire.bodies import ChatBody
+from mlxfn.wire.bodies import ChatBody, CompletionBody
 from tests.conftest import StartServer
+from tests.schemas import openapi_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-OPENAPI = ROOT.parent / "shared" / "openai-openapi.yaml"
 
 
 def _python_blocks() -> list[str]:
@@ -70,24 +69,34 @@ def test_configuration_table_lists_every_flag() -> None:
     assert flags == _table_first_cells("Configuration")
 
 
+def _openai_properties(name: str) -> set[str]:
+    schema = openapi_schemas()[name]
+    found: set[str] = set()
+    for part in schema.get("allOf", [schema]):
+        if "$ref" in part:
+            found |= _openai_properties(part["$ref"].rsplit("/", 1)[1])
+        else:
+            found |= set(part.get("properties", {}))
+    return found
+
+
 def test_field_policy_covers_every_openai_chat_field() -> None:
-    schemas = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
-
-    def properties(name: str) -> set[str]:
-        schema = schemas[name]
-        found: set[str] = set()
-        for part in schema.get("allOf", [schema]):
-            if "$ref" in part:
-                found |= properties(part["$ref"].rsplit("/", 1)[1])
-            else:
-                found |= set(part.get("properties", {}))
-        return found
-
-    openai_fields = properties("CreateChatCompletionRequest")
+    openai_fields = _openai_properties("CreateChatCompletionRequest")
     documented = {cell.split(".")[0] for cell in _table_first_cells("Field policy")}
     assert openai_fields <= documented, sorted(openai_fields - documented)
     # and the wire body knows every one of them, so none can be ignored by accident
     assert openai_fields <= {field.name for field in ChatBody.__attrs_attrs__}
+
+
+def test_completions_field_policy_covers_every_openai_completions_field() -> None:
+    openai_fields = _openai_properties("CreateCompletionRequest")
+    assert "prompt" in openai_fields  # the walk found the schema's own properties
+    documented = {cell.split(".")[0] for cell in _table_first_cells("Completions field policy")}
+    assert openai_fields <= documented, sorted(openai_fields - documented)
+    assert openai_fields <= {field.name for field in CompletionBody.__attrs_attrs__}
+    # the extensions the table lists are the ones the wire body has beyond OpenAI's
+    extras = {field.name for field in CompletionBody.__attrs_attrs__} - openai_fields
+    assert extras == documented - openai_fields - {"stream_options"}
 
 
 def test_the_curl_example_gets_an_answer_from_the_demo_model(

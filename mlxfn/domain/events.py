@@ -37,6 +37,22 @@ def add_choice_usage(total: Usage | None, choice: Usage) -> Usage:
     return attrs.evolve(total, completion_tokens=total.completion_tokens + choice.completion_tokens)
 
 
+def add_prompt_usage(total: Usage | None, prompt: Usage) -> Usage:
+    """Usage of a request with several prompts: each prompt's usage (its choices' already
+    added up) summed, prompt tokens included.
+
+    >>> add_prompt_usage(Usage(5, 7, 2), Usage(3, 4))
+    Usage(prompt_tokens=8, completion_tokens=11, cached_tokens=2)
+    """
+    if total is None:
+        return prompt
+    return Usage(
+        total.prompt_tokens + prompt.prompt_tokens,
+        total.completion_tokens + prompt.completion_tokens,
+        total.cached_tokens + prompt.cached_tokens,
+    )
+
+
 @attrs.frozen
 class TokenLogprob:
     """One generated token as OpenAI reports it: its text, log-probability and UTF-8 bytes
@@ -102,4 +118,16 @@ class Completion:
     index: int = 0
     reasoning: str | None = None  # the model's thinking, when it marks it
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None  # None: not asked for
+
+
+@attrs.frozen(kw_only=True)
+class TextChoice:
+    """One choice of a text completion (legacy ``/v1/completions``): the prompt's text when
+    echoed (else empty), then the generated text; ``logprobs`` scores the generated tokens."""
+
+    index: int
+    echo: str
+    text: str
+    finish_reason: FinishReason
     logprobs: tuple[TokenLogprob, ...] | None = None  # None: not asked for

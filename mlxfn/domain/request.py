@@ -91,7 +91,8 @@ class CompletionRequest:
     model: ModelName
     prompts: tuple[PromptInput, ...]
     sampling: SamplingParams = attrs.field(factory=SamplingParams)
-    max_tokens: MaxTokens = DEFAULT_COMPLETION_MAX_TOKENS
+    # None: the server's default cap, as for chat (a client sent max_tokens: null)
+    max_tokens: MaxTokens | None = DEFAULT_COMPLETION_MAX_TOKENS
     stop: Stop | None = None
     n: ChoiceCount = ONE_CHOICE
     echo: bool = False

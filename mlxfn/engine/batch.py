@@ -27,6 +27,7 @@ from mlx_lm.models.cache import LRUPromptCache, can_trim_prompt_cache, trim_prom
 
 from mlxfn.domain.errors import GenerationError
 from mlxfn.engine.constraint import Constraints
+from mlxfn.engine.detokenizing import keep_leading_space
 from mlxfn.engine.job import Job
 from mlxfn.engine.loader import LoadedModel
 from mlxfn.engine.logprobs import TokenTexts, score_token
@@ -101,6 +102,8 @@ class Batch:
 
     def _stream(self, job: Job, cached: int, index: int) -> TextStream:
         detokenizer = self.loaded.tokenizer.detokenizer
+        if job.plan.keep_leading_space:
+            detokenizer = keep_leading_space(detokenizer)
         return TextStream(job.plan, job.sink, detokenizer, cached, index=index)
 
     def _insert(

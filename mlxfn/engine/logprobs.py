@@ -36,7 +36,19 @@ class TokenTexts:
 
     def logprob(self, token: int, value: float, top: tuple[TokenLogprob, ...] = ()) -> TokenLogprob:
         text, raw = self.of(token)
-        return TokenLogprob(text, max(value, FLOOR), raw, top)
+        return TokenLogprob(text, reportable(value), raw, top)
+
+
+def reportable(value: float) -> float:
+    """A logprob as JSON can carry it: at most 0 (rounding can overshoot), and ``FLOOR`` for
+    no chance at all or for NaN, which overflowing logits (a huge penalty, say) make.
+
+    >>> reportable(float("-inf")), reportable(float("nan")), reportable(1e-7), reportable(-0.5)
+    (-9999.0, -9999.0, 0.0, -0.5)
+    """
+    if FLOOR <= value <= 0.0:
+        return value
+    return 0.0 if value > 0.0 else FLOOR  # NaN compares false both times: FLOOR
 
 
 def _token_bytes(tokenizer: Any) -> Callable[[int], bytes]:

@@ -52,6 +52,9 @@ class GenerationPlan:
     grammar: str | None = None
     # None: no logprobs; k: each token's logprob and the k most likely tokens at its position.
     top_logprobs: int | None = None
+    # A text completion continues its prompt, so the first token's leading space is kept;
+    # a chat reply drops it, as mlx-lm's detokenizers do.
+    keep_leading_space: bool = False
 
 
 def check_choices(choices: int, limits: Limits) -> Result[None, ApiError]:
@@ -174,5 +177,6 @@ def build_plan(
                 grammar_of(request.response_format) if isinstance(request, ChatRequest) else None
             ),
             top_logprobs=None if request.logprobs is None else request.logprobs.value,
+            keep_leading_space=isinstance(request, CompletionRequest),
         )
     )

@@ -54,6 +54,7 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     app.on_response_prepare.append(echo_request_id)
     routes = [
         app.router.add_post("/v1/chat/completions", handlers.chat_completions),
+        app.router.add_post("/v1/completions", handlers.text_completions),
         app.router.add_get("/v1/models", handlers.list_models),
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
         app.router.add_post("/v1/tokenize", handlers.tokenize),

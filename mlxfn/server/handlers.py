@@ -1,7 +1,9 @@
 """HTTP handlers: read bytes, run the pure pipeline, submit to the engine, answer.
 
 The chat flow: ``parse_chat_request`` (wire) → ``plan_chat`` (pipeline, off the event loop)
-→ ``Engine.submit`` (engine thread) → JSON, or SSE in ``streaming.py``.
+→ ``Engine.submit`` (engine thread) → JSON, or SSE in ``streaming.py``. Legacy completions
+take the same path through ``parse_completion_request`` and ``plan_text_completion``, one
+engine job per prompt, with SSE in ``text_streaming.py``.
 """
 
 from __future__ import annotations
@@ -20,20 +22,30 @@ from returns.result import Failure, Result, Success
 
 from mlxfn import __version__
 from mlxfn.domain.errors import ApiError, ModelNotFound
-from mlxfn.domain.events import Event, Failed, Finished, ResponseMeta
-from mlxfn.domain.request import ChatRequest, TokenizeRequest
+from mlxfn.domain.events import Completion, Event, Failed, Finished, ResponseMeta
+from mlxfn.domain.request import ChatRequest, CompletionRequest, TokenizeRequest
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine, Job
 from mlxfn.pipeline.chat import check_model, plan_chat
 from mlxfn.pipeline.completion import assemble_choices, read_completion
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
+from mlxfn.pipeline.text_completion import (
+    TextCompletionPlan,
+    build_text_choices,
+    plan_text_completion,
+    renumber,
+    total_usage,
+)
 from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, MAILBOX, METRICS, TOKENIZER_POOL, TRACE
 from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Trace
 from mlxfn.server.openapi import encode_openapi
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_chat
+from mlxfn.server.text_streaming import stream_text_completion
+from mlxfn.wire.completion_requests import parse_completion_request
+from mlxfn.wire.completions import render_text_completion
 from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
 from mlxfn.wire.responses import (
     StreamMeta,
@@ -84,15 +96,30 @@ def _submit(
     engine: Engine, plan: GenerationPlan, trace: Trace, mailbox: Mailbox
 ) -> tuple[Result[Job, ApiError], asyncio.Queue[Event]]:
     events: asyncio.Queue[Event] = asyncio.Queue()
+    return _submit_into(engine, plan, events, trace=trace, mailbox=mailbox), events
+
+
+def _submit_into(
+    engine: Engine,
+    plan: GenerationPlan,
+    events: asyncio.Queue[Event],
+    *,
+    trace: Trace,
+    mailbox: Mailbox,
+    prompt: int = 0,
+) -> Result[Job, ApiError]:
+    """Submit one plan whose events go to ``events``; as a completions request's prompt
+    ``prompt``, its choices are renumbered after those of the prompts before it."""
+    first = prompt * plan.n
 
     def deliver(event: Event) -> None:  # on the event loop: the trace times every event
-        trace.observe(event)
-        events.put_nowait(event)
+        trace.observe(event, prompt)
+        events.put_nowait(renumber(event, first) if first else event)
 
     def sink(event: Event) -> None:  # called on the engine thread
         mailbox.post(deliver, event)
 
-    return run_io(engine.submit(plan, sink)), events
+    return run_io(engine.submit(plan, sink))
 
 
 async def _generate(
@@ -124,6 +151,103 @@ async def _generate(
         )
     finally:
         job.cancel()  # a no-op once finished; frees the slots of all n if the client went away
+
+
+async def text_completions(request: web.Request) -> web.StreamResponse:
+    """The legacy ``POST /v1/completions``: text in, text out, no chat template."""
+    engine = request.app[ENGINE]
+    body = await request.read()
+    planned = await _off_loop(request, partial(_plan_text, body, engine))
+    match planned:
+        case Success((completion, plan)):
+            return await _generate_text(request, engine, completion, plan)
+        case Failure(err):
+            return error_response(err)
+        case _:
+            raise AssertionError("unreachable")
+
+
+def _plan_text(
+    body: bytes, engine: Engine
+) -> Result[tuple[CompletionRequest, TextCompletionPlan], ApiError]:
+    loaded = engine.loaded
+
+    def plan_of(
+        completion: CompletionRequest,
+    ) -> Result[tuple[CompletionRequest, TextCompletionPlan], ApiError]:
+        return plan_text_completion(completion, loaded.tokenizer, engine.limits, loaded.name).map(
+            lambda plan: (completion, plan)
+        )
+
+    return parse_completion_request(body).bind(plan_of)
+
+
+def _submit_prompts(
+    engine: Engine,
+    plan: TextCompletionPlan,
+    events: asyncio.Queue[Event],
+    trace: Trace,
+    mailbox: Mailbox,
+) -> Result[list[Job], ApiError]:
+    """One job per prompt; if one is refused, those already queued are cancelled."""
+    jobs: list[Job] = []
+    for prompt, prompt_plan in enumerate(plan.plans):
+        match _submit_into(
+            engine, prompt_plan, events, trace=trace, mailbox=mailbox, prompt=prompt
+        ):
+            case Success(job):
+                jobs.append(job)
+            case Failure(err):
+                for job in jobs:
+                    job.cancel()
+                return Failure(err)
+            case _:
+                raise AssertionError("unreachable")
+    return Success(jobs)
+
+
+async def _generate_text(
+    request: web.Request,
+    engine: Engine,
+    completion: CompletionRequest,
+    plan: TextCompletionPlan,
+) -> web.StreamResponse:
+    events: asyncio.Queue[Event] = asyncio.Queue()
+    trace = request.get(TRACE) or Trace()
+    submitted = _submit_prompts(engine, plan, events, trace, request.app[MAILBOX])
+    match submitted:
+        case Success(jobs):
+            pass
+        case Failure(err):
+            return error_response(err)
+        case _:
+            raise AssertionError("unreachable")
+    model = engine.loaded.name
+    meta = ResponseMeta(id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
+    with_logprobs = completion.logprobs is not None
+    try:
+        if completion.stream:
+            return await stream_text_completion(
+                request,
+                meta,
+                events,
+                plan,
+                include_usage=completion.include_usage,
+                with_logprobs=with_logprobs,
+            )
+        collected = await collect_events(events, plan.choices)
+        assembled = assemble_choices(meta, collected, plan.choices, with_logprobs=with_logprobs)
+        return _answer(assembled.map(partial(_render_text, meta, plan)))
+    finally:
+        for job in jobs:  # a no-op once finished; frees every prompt's slots if the client left
+            job.cancel()
+
+
+def _render_text(
+    meta: ResponseMeta, plan: TextCompletionPlan, choices: tuple[Completion, ...]
+) -> web.Response:
+    usage = total_usage([(choice.index, choice.usage) for choice in choices], plan.n)
+    return json_response(render_text_completion(meta, build_text_choices(choices, plan), usage))
 
 
 async def collect_events(events: asyncio.Queue[Event], n: int) -> list[Event]:

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mlxfn.domain.events import Delta, Event, Finished, Usage, add_choice_usage
+from mlxfn.domain.events import Delta, Event, Finished, Usage, add_choice_usage, add_prompt_usage
 from mlxfn.engine.thread import Engine
 
 UNMATCHED_ROUTE = "unmatched"  # every path no route matches shares one label value
@@ -37,17 +37,23 @@ class Trace:
     first_output: float | None = None
     finished: float | None = None
     usage: Usage | None = None
+    prompts: set[int] = attrs.field(factory=set)  # the prompts whose tokens usage counts
 
-    def observe(self, event: Event) -> None:
-        """Note an engine event as it reaches the event loop."""
+    def observe(self, event: Event, prompt: int = 0) -> None:
+        """Note an engine event as it reaches the event loop; ``prompt`` says which of a
+        completions request's prompts it is about."""
         now = time.perf_counter()
         match event:
             case Delta():
                 if self.first_output is None:
                     self.first_output = now
-            case Finished(usage=usage):  # one per choice: the prompt counted once
+            case Finished(usage=usage):  # one per choice: each prompt counted once
                 self.finished = now
-                self.usage = add_choice_usage(self.usage, usage)
+                if prompt in self.prompts:
+                    self.usage = add_choice_usage(self.usage, usage)
+                else:
+                    self.prompts.add(prompt)
+                    self.usage = add_prompt_usage(self.usage, usage)
             case _:
                 pass
 

@@ -21,6 +21,7 @@ from mlxfn.wire.bodies import (
     ROLE_OF_BODY,
     AssistantBody,
     ChatBody,
+    CompletionBody,
     ContentPartBody,
     FunctionBody,
     FunctionDefinitionBody,
@@ -91,8 +92,65 @@ _CHAT_RANGES: Final[dict[str, JSON]] = {
     "store": {"const": False},
     "service_tier": {"enum": ["auto", "default"]},
 }
+_TOKEN_IDS: Final[JSON] = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 0},
+    "minItems": 1,
+}
+_SHARED_SAMPLING = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "logit_bias",
+)
+_COMPLETION_RANGES: Final[dict[str, JSON]] = {
+    "model": _CHAT_RANGES["model"],
+    **{field: _CHAT_RANGES[field] for field in _SHARED_SAMPLING},
+    "prompt": {
+        "anyOf": [
+            _NON_EMPTY,
+            {"type": "array", "items": _NON_EMPTY, "minItems": 1},
+            _TOKEN_IDS,
+            {"type": "array", "items": _TOKEN_IDS, "minItems": 1},
+        ],
+        "description": "each string or token-id array is a prompt of its own; text is "
+        "tokenized as it is (no chat template), token ids must be inside the vocabulary",
+    },
+    "max_tokens": {
+        "minimum": 1,
+        "maximum": INT64_MAX,
+        "description": "16 when absent, as at OpenAI; null: the server's default cap",
+    },
+    "n": {
+        "minimum": 1,
+        "maximum": MAX_CHOICES,
+        "description": "choices of each prompt; all prompts' choices together are at most "
+        f"min({DEFAULT_MAX_CHOICES}, the server's batch size), else 400",
+    },
+    "best_of": {
+        "minimum": 1,
+        "maximum": MAX_CHOICES,
+        "description": "only 1 or the value of n: candidates are not ranked",
+    },
+    "logprobs": {
+        "minimum": 0,
+        "maximum": 5,
+        "description": "alternatives per generated token; the chosen token is always listed",
+    },
+    "echo": {
+        "description": "the prompt's text before each choice's; only generated tokens are scored"
+    },
+    "suffix": {"maxLength": 0, "description": "not supported: no fill-in-the-middle"},
+}
 _RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
     ChatBody: _CHAT_RANGES,
+    CompletionBody: _COMPLETION_RANGES,
     ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
     StreamOptionsBody: {"include_obfuscation": {"const": False}},
     ResponseFormatBody: {"type": {"enum": ["text", "json_object", "json_schema"]}},
@@ -136,14 +194,16 @@ def _present(field: str, schema: JSON) -> JSON:
     return {"properties": {field: schema}, "required": [field]}
 
 
+_STREAM_OPTIONS_NEED_STREAM: Final[JSON] = {
+    "if": _present("stream_options", {"type": "object"}),
+    "then": _present("stream", {"const": True}),
+}
 # Rules across fields, checked in wire/requests.py, added to the object schemas.
 _RULES: Final[dict[type[Any], JSON]] = {
+    CompletionBody: _STREAM_OPTIONS_NEED_STREAM,
     ChatBody: {
         "allOf": [
-            {
-                "if": _present("stream_options", {"type": "object"}),
-                "then": _present("stream", {"const": True}),
-            },
+            _STREAM_OPTIONS_NEED_STREAM,
             {
                 "if": _present("top_logprobs", {"type": "integer", "minimum": 1}),
                 "then": _present("logprobs", {"const": True}),
@@ -177,6 +237,13 @@ _CHAT_DESCRIPTION = (
     "predicted outputs, ...) accept only "
     "their harmless values (null, the default, empty); anything else is a 400 whose param "
     "names the field. stream_options needs stream: true. Fields nobody defines are ignored."
+)
+
+
+_COMPLETION_DESCRIPTION = (
+    "OpenAI's legacy completions: text in, text out, no chat template. Every field OpenAI "
+    "defines is listed; suffix, and a best_of other than 1 or n, are a 400 naming the field. "
+    "stream_options needs stream: true. Fields nobody defines are ignored."
 )
 
 
@@ -419,14 +486,12 @@ def _chunk_schema() -> JSON:
     }
 
 
-def _event_schema() -> JSON:
+def _event_schema(chunk: str = "ChatCompletionChunk") -> JSON:
     # Before OpenAPI 3.2's itemSchema, an event stream's schema describes each event.
     embedded = {
         "type": "string",
         "contentMediaType": "application/json",
-        "contentSchema": {
-            "anyOf": [{"$ref": _REF + "ChatCompletionChunk"}, {"$ref": _REF + "ErrorResponse"}]
-        },
+        "contentSchema": {"anyOf": [{"$ref": _REF + chunk}, {"$ref": _REF + "ErrorResponse"}]},
     }
     return {
         "type": "object",
@@ -435,6 +500,73 @@ def _event_schema() -> JSON:
         "properties": {"data": {"anyOf": [{"const": "[DONE]"}, embedded]}},
         "required": ["data"],
     }
+
+
+def _legacy_logprobs_schema() -> JSON:
+    return {
+        "anyOf": [
+            _NULL,
+            {
+                "type": "object",
+                "description": "with logprobs set: the generated tokens (not an echoed "
+                "prompt's), each position's alternatives by token text, and where each "
+                "token starts in the choice's text",
+                "properties": {
+                    "tokens": {"type": "array", "items": {"type": "string"}},
+                    "token_logprobs": {"type": "array", "items": {"type": "number", "maximum": 0}},
+                    "top_logprobs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": {"type": "number", "maximum": 0},
+                            "maxProperties": 6,
+                        },
+                    },
+                    "text_offset": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                },
+                "required": ["tokens", "token_logprobs", "top_logprobs", "text_offset"],
+            },
+        ]
+    }
+
+
+def _text_completion_schema(*, chunk: bool) -> JSON:
+    choice = {
+        "type": "object",
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "text": {"type": "string"},
+            "logprobs": _legacy_logprobs_schema(),
+            "finish_reason": (
+                {"anyOf": [{"enum": ["stop", "length"]}, _NULL]}
+                if chunk
+                else {"enum": ["stop", "length"]}
+            ),
+        },
+        "required": ["index", "text", "logprobs", "finish_reason"],
+    }
+    schema: JSON = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "text_completion"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": choice},
+            "usage": {"$ref": _REF + "Usage"},
+        },
+        "required": ["id", "object", "created", "model", "choices"],
+    }
+    if chunk:
+        schema["description"] = (
+            "one server-sent event's data: a choice's text, its finish, or (with "
+            "stream_options.include_usage) the usage with no choices; then 'data: [DONE]'"
+        )
+        schema["properties"]["choices"]["maxItems"] = 1
+    else:
+        schema["required"] = [*schema["required"], "usage"]
+        schema["properties"]["choices"]["minItems"] = 1
+    return schema
 
 
 def _model_schema() -> JSON:
@@ -457,6 +589,9 @@ def _response_schemas() -> dict[str, JSON]:
         "ChatCompletion": _completion_schema(),
         "ChatCompletionChunk": _chunk_schema(),
         "ChatCompletionEvent": _event_schema(),
+        "TextCompletion": _text_completion_schema(chunk=False),
+        "TextCompletionChunk": _text_completion_schema(chunk=True),
+        "TextCompletionEvent": _event_schema("TextCompletionChunk"),
         "Model": _model_schema(),
         "ModelList": {
             "type": "object",
@@ -529,12 +664,28 @@ def _paths() -> JSON:
             "text/event-stream": {"schema": {"$ref": _REF + "ChatCompletionEvent"}},
         },
     }
+    text_ok = {
+        "description": "a text completion, or TextCompletionChunk server-sent events if "
+        "stream is true",
+        "content": {
+            **_json("TextCompletion"),
+            "text/event-stream": {"schema": {"$ref": _REF + "TextCompletionEvent"}},
+        },
+    }
     return {
         "/v1/chat/completions": {
             "post": _operation(
                 "Create chat completion",
                 {"200": chat_ok, **_errors(400, 401, 404, 413, 429, 500, 503)},
                 request="ChatBody",
+                protected=True,
+            )
+        },
+        "/v1/completions": {
+            "post": _operation(
+                "Create completion",
+                {"200": text_ok, **_errors(400, 401, 404, 413, 429, 500, 503)},
+                request="CompletionBody",
                 protected=True,
             )
         },
@@ -612,10 +763,13 @@ def build_openapi(model: str | None = None) -> JSON:
     if model is not None:
         served = {"enum": [model], "description": "the served model's id"}
         ranges[ChatBody] = {**_CHAT_RANGES, "model": {"type": "string", **served}}
+        ranges[CompletionBody] = {**_COMPLETION_RANGES, "model": {"type": "string", **served}}
         ranges[TokenizeBody] = {**_RANGES[TokenizeBody], "model": served}
     schemas = _Schemas(ranges)
     chat = schemas.component(ChatBody)["$ref"]
     schemas.components[chat.removeprefix(_REF)]["description"] = _CHAT_DESCRIPTION
+    completion = schemas.component(CompletionBody)["$ref"]
+    schemas.components[completion.removeprefix(_REF)]["description"] = _COMPLETION_DESCRIPTION
     tokenize = schemas.component(TokenizeBody)["$ref"]
     schemas.components[tokenize.removeprefix(_REF)]["description"] = (
         "send exactly one of text or messages; messages are counted as the chat template "
@@ -626,7 +780,8 @@ def build_openapi(model: str | None = None) -> JSON:
         "info": {
             "title": "mlxfn",
             "version": __version__,
-            "description": "An OpenAI-compatible chat completions server on MLX.",
+            "description": "An OpenAI-compatible chat completions (and legacy completions) "
+            "server on MLX.",
         },
         "paths": _paths(),
         "components": {

@@ -176,6 +176,41 @@ class ChatBody:
     repetition_penalty: float | None = None
 
 
+# ``prompt`` as it arrives: a string, or an array of strings, of token ids, or of token-id
+# arrays; the array's items are told apart (and mixtures rejected) in ``refine``.
+PromptItemBody = str | int | tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
+class CompletionBody:
+    """CreateCompletionRequest (the legacy ``POST /v1/completions``), every field OpenAI
+    defines, plus chat's top_k, min_p and repetition_penalty. ``max_tokens`` is OpenAI's 16
+    when absent; an explicit null asks for the server's own default."""
+
+    model: str
+    prompt: str | tuple[PromptItemBody, ...]  # null is refused: no document-start default
+    best_of: int | None = None
+    echo: bool | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: int | None = None
+    max_tokens: int | None = 16
+    n: int | None = None
+    presence_penalty: float | None = None
+    seed: int | None = None
+    stop: str | tuple[str, ...] | None = None
+    stream: bool | None = None
+    stream_options: StreamOptionsBody | None = None
+    suffix: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    user: str | None = None
+    # The sampling extensions chat accepts, for the same clients.
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+
+
 @attrs.frozen
 class TokenizeBody:
     """``POST /v1/tokenize``: either ``text`` or ``messages``."""

@@ -59,11 +59,13 @@ from mlxfn.pipeline.grammar import check_response_format
 from mlxfn.wire.bodies import (
     AssistantBody,
     ChatBody,
+    CompletionBody,
     Content,
     DeveloperBody,
     FunctionBody,
     MessageBody,
     ResponseFormatBody,
+    StreamOptionsBody,
     SystemBody,
     TokenizeBody,
     ToolBody,
@@ -136,13 +138,20 @@ def reject_unsupported(body: ChatBody) -> Result[ChatBody, ApiError]:
     for field, harmless, why in UNSUPPORTED:
         if not harmless(getattr(body, field)):
             return Failure(InvalidRequest(why, param=field, code="unsupported_parameter"))
-    if body.stream_options is not None and not body.stream:
+    return check_stream_options(body.stream, body.stream_options).map(lambda _: body)
+
+
+def check_stream_options(
+    stream: bool | None, options: StreamOptionsBody | None
+) -> Result[None, ApiError]:
+    """``stream_options`` needs ``stream``, and obfuscation padding is not offered."""
+    if options is not None and not stream:
         return Failure(
             InvalidRequest(
                 "stream_options is only allowed when stream is true", param="stream_options"
             )
         )
-    if body.stream_options is not None and body.stream_options.include_obfuscation:
+    if options is not None and options.include_obfuscation:
         return Failure(
             InvalidRequest(
                 "stream obfuscation is not supported",
@@ -150,7 +159,7 @@ def reject_unsupported(body: ChatBody) -> Result[ChatBody, ApiError]:
                 code="unsupported_parameter",
             )
         )
-    return Success(body)
+    return Success(None)
 
 
 def refine_chat_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
@@ -158,7 +167,7 @@ def refine_chat_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
     return flow(body, reject_unsupported, bind(_refine_checked_body))
 
 
-def _optional(
+def optional_field(
     raw: Any, parse: Callable[[Any], Result[Any, ApiError]], default: Any = None
 ) -> Result[Any, ApiError]:
     return Success(default) if raw is None else parse(raw)
@@ -168,10 +177,10 @@ def _refine_max_tokens(body: ChatBody) -> Result[MaxTokens | None, ApiError]:
     # max_completion_tokens supersedes the deprecated max_tokens when both are sent.
     if body.max_completion_tokens is not None:
         return MaxTokens.parse(body.max_completion_tokens, "max_completion_tokens")
-    return _optional(body.max_tokens, MaxTokens.parse)
+    return optional_field(body.max_tokens, MaxTokens.parse)
 
 
-def _refine_stop(raw: str | tuple[str, ...] | None) -> Result[Stop | None, ApiError]:
+def refine_stop(raw: str | tuple[str, ...] | None) -> Result[Stop | None, ApiError]:
     if raw is None:
         return Success(None)
     return Stop.parse((raw,) if isinstance(raw, str) else raw)
@@ -188,7 +197,7 @@ def _refine_logit_bias(raw: dict[str, float] | None) -> Result[LogitBias | None,
     return Success(None) if not raw else LogitBias.parse(raw)
 
 
-def _refine_sampling(body: ChatBody) -> Result[SamplingParams, ApiError]:
+def refine_sampling(body: ChatBody | CompletionBody) -> Result[SamplingParams, ApiError]:
     return Result.do(
         SamplingParams(
             temperature=temperature,
@@ -201,15 +210,15 @@ def _refine_sampling(body: ChatBody) -> Result[SamplingParams, ApiError]:
             frequency_penalty=frequency,
             repetition_penalty=repetition,
         )
-        for temperature in _optional(body.temperature, Temperature.parse, DEFAULT_TEMPERATURE)
-        for top_p in _optional(body.top_p, TopP.parse, DEFAULT_TOP_P)
-        for top_k in _optional(body.top_k, TopK.parse)
-        for min_p in _optional(body.min_p, MinP.parse)
-        for seed in _optional(body.seed, Seed.parse)
+        for temperature in optional_field(body.temperature, Temperature.parse, DEFAULT_TEMPERATURE)
+        for top_p in optional_field(body.top_p, TopP.parse, DEFAULT_TOP_P)
+        for top_k in optional_field(body.top_k, TopK.parse)
+        for min_p in optional_field(body.min_p, MinP.parse)
+        for seed in optional_field(body.seed, Seed.parse)
         for logit_bias in _refine_logit_bias(body.logit_bias)
         for presence in _penalty(body.presence_penalty, "presence_penalty")
         for frequency in _penalty(body.frequency_penalty, "frequency_penalty")
-        for repetition in _optional(body.repetition_penalty, RepetitionPenalty.parse)
+        for repetition in optional_field(body.repetition_penalty, RepetitionPenalty.parse)
     )
 
 
@@ -242,10 +251,10 @@ def _refine_checked_body(body: ChatBody) -> Result[ChatRequest, ApiError]:
         )
         for model in ModelName.parse(body.model)
         for conversation in refine_messages(body.messages)
-        for sampling in _refine_sampling(body)
+        for sampling in refine_sampling(body)
         for max_tokens in _refine_max_tokens(body)
-        for stop in _refine_stop(body.stop)
-        for n in _optional(body.n, ChoiceCount.parse, ONE_CHOICE)
+        for stop in refine_stop(body.stop)
+        for n in optional_field(body.n, ChoiceCount.parse, ONE_CHOICE)
         for tools in refine_tools(body)
         for response_format in refine_response_format(body.response_format)
         for logprobs in _refine_logprobs(body)
@@ -374,7 +383,7 @@ def _refine_assistant(body: AssistantBody, param: str) -> Result[Message, ApiErr
 
 
 def refine_tokenize_body(body: TokenizeBody) -> Result[TokenizeRequest, ApiError]:
-    model = _optional(body.model, ModelName.parse)
+    model = optional_field(body.model, ModelName.parse)
     if body.messages is not None and body.text is None:
         return Result.do(
             TokenizeRequest(model=m, text=c) for m in model for c in refine_messages(body.messages)

@@ -108,6 +108,24 @@ async def test_metrics_count_routes_tokens_and_timings(client: Client) -> None:
     assert ("mlxfn_mlx_cache_memory_bytes", ()) in samples
 
 
+async def test_completions_count_each_prompt_once(client: Client) -> None:
+    body = {
+        "model": "tiny",
+        "prompt": [[5, 6, 7], [8, 9]],
+        "n": 2,
+        "max_tokens": 3,
+        "temperature": 0,
+    }
+    for stream in (False, True):
+        async with client.post("/v1/completions", json={**body, "stream": stream}) as response:
+            assert response.status == 200
+            await response.read()
+    samples = await _idle_gauges(client)
+    assert samples[_requests("/v1/completions", 200)] == 2
+    assert samples[("mlxfn_prompt_tokens_total", ())] == 2 * (3 + 2)  # not once per choice
+    assert samples[("mlxfn_completion_tokens_total", ())] == 2 * 4 * 3
+
+
 async def test_each_app_counts_in_its_own_registry(
     aiohttp_client: ClientFactory, engine: Engine
 ) -> None:

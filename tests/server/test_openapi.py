@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from mlxfn.engine.thread import Engine
 from mlxfn.server.app import make_app
 from mlxfn.server.openapi import build_openapi
-from mlxfn.wire.bodies import ChatBody, TokenizeBody
+from mlxfn.wire.bodies import ChatBody, CompletionBody, TokenizeBody
 from tests.server.helpers import chat_body, user
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
@@ -64,11 +65,20 @@ async def test_every_route_is_documented_and_nothing_else(
 
 def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    for body in (ChatBody, TokenizeBody):
+    for body in (ChatBody, CompletionBody, TokenizeBody):
         assert set(schemas[body.__name__]["properties"]) == {f.name for f in attrs.fields(body)}
     assert schemas["ChatBody"]["required"] == ["model", "messages"]
-    chat_request = document["paths"]["/v1/chat/completions"]["post"]["requestBody"]
-    assert chat_request["content"]["application/json"]["schema"]["$ref"].endswith("/ChatBody")
+    assert schemas["CompletionBody"]["required"] == ["model", "prompt"]
+    for path, body_name in (
+        ("/v1/chat/completions", "ChatBody"),
+        ("/v1/completions", "CompletionBody"),
+    ):
+        request = document["paths"][path]["post"]["requestBody"]
+        assert request["content"]["application/json"]["schema"]["$ref"].endswith(f"/{body_name}")
+
+
+def _text(prompt: Any = "Once upon a", **fields: Any) -> dict[str, Any]:
+    return {"model": "tiny", "prompt": prompt, "temperature": 0, **fields}
 
 
 @pytest.mark.parametrize(
@@ -116,6 +126,24 @@ def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any
             ),
             False,
         ),
+        ("CompletionBody", _text(max_tokens=3, stop="\n", echo=True, logprobs=5), True),
+        ("CompletionBody", _text(["a", "b"], n=2, best_of=2), True),
+        ("CompletionBody", _text([1, 2, 3]), True),
+        ("CompletionBody", _text([[1, 2], [3]], max_tokens=None, suffix=None), True),
+        ("CompletionBody", _text(stream=True, stream_options={"include_usage": True}), True),
+        ("CompletionBody", {"model": "tiny"}, False),
+        ("CompletionBody", _text(None), False),
+        ("CompletionBody", _text(""), False),
+        ("CompletionBody", _text([]), False),
+        ("CompletionBody", _text([[]]), False),
+        ("CompletionBody", _text([1, -2]), False),
+        ("CompletionBody", _text(["a", 1]), False),
+        ("CompletionBody", _text(logprobs=6), False),
+        ("CompletionBody", _text(logprobs=True), False),
+        ("CompletionBody", _text(suffix="end"), False),
+        ("CompletionBody", _text(max_tokens=0), False),
+        ("CompletionBody", _text(model="gpt-3.5-turbo-instruct"), False),
+        ("CompletionBody", _text(stream_options={"include_usage": True}), False),
         ("TokenizeBody", {"text": "hi", "messages": user("hi")}, False),
         ("TokenizeBody", {}, False),
         ("TokenizeBody", {"messages": []}, False),
@@ -137,6 +165,13 @@ async def test_responses_match_their_documented_schemas(
     checks = [
         ("POST", "/v1/chat/completions", chat_body("hi", max_tokens=2), "ChatCompletion"),
         ("POST", "/v1/chat/completions", {"model": "tiny"}, "ErrorResponse"),
+        (
+            "POST",
+            "/v1/completions",
+            _text(["a", "b"], n=2, logprobs=2, echo=True),
+            "TextCompletion",
+        ),
+        ("POST", "/v1/completions", _text(suffix="x"), "ErrorResponse"),
         ("GET", "/v1/models", None, "ModelList"),
         ("GET", "/v1/models/tiny", None, "Model"),
         ("POST", "/v1/tokenize", {"text": "hi"}, "TokenCount"),
@@ -145,3 +180,14 @@ async def test_responses_match_their_documented_schemas(
     for method, path, body, name in checks:
         response = await client.request(method, path, json=body)
         _validator(document, name).validate(await response.json())
+    streamed = await client.post(
+        "/v1/completions",
+        json=_text(["a", "b"], max_tokens=3, stream=True, stream_options={"include_usage": True}),
+    )
+    frames = (await streamed.read()).decode().removesuffix("\n\n").split("\n\n")
+    assert frames[-1] == "data: [DONE]"
+    for frame in frames[:-1]:
+        _validator(document, "TextCompletionEvent").validate({"data": frame.removeprefix("data: ")})
+        _validator(document, "TextCompletionChunk").validate(
+            json.loads(frame.removeprefix("data: "))
+        )

@@ -22,19 +22,27 @@ SHOWN = 8
 
 
 def _thread_seconds(pid: str) -> dict[str, float]:
-    """CPU seconds (user + system) of each thread of ``pid``, by thread id."""
+    """CPU seconds (user + system) of each thread of ``pid``, by a label: the thread's OS name
+    (mlxfn names its own threads), "main" for the main thread (a server's event loop), and
+    "<name> worker" for a thread that inherited its name from the thread that started it
+    (MLX's and OpenBLAS's workers take the name of the thread whose work made them: the
+    lowest thread id of a name is the named thread itself)."""
     seconds: dict[str, float] = {}
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
+        tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
     except OSError:
         return seconds
+    seen: set[str] = set()
     for tid in tids:
         try:
             stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
         except OSError:
             continue
+        name = "main" if tid == pid else stat[stat.index("(") + 1 : stat.rindex(")")]
+        label = f"{name} worker" if name in seen else name
+        seen.add(name)
         fields = stat[stat.rindex(")") + 2 :].split()
-        seconds[tid] = (int(fields[11]) + int(fields[12])) / TICKS
+        seconds[f"{label}/{tid}"] = (int(fields[11]) + int(fields[12])) / TICKS
     return seconds
 
 
@@ -73,15 +81,17 @@ def main(args: list[str]) -> None:
     reader.join()
     wall = time.monotonic() - started
     print("".join(line for line in output if line.startswith("[bench]") and " #" in line))
-    by_process: dict[str, list[float]] = {}
-    for (process, _), seconds in last.items():
-        by_process.setdefault(process, []).append(seconds)
-    busy = sum(sum(threads) for threads in by_process.values())
+    by_process: dict[str, dict[str, float]] = {}
+    for (process, thread), seconds in last.items():
+        by_process.setdefault(process, {})[thread] = seconds
+    busy = sum(sum(threads.values()) for threads in by_process.values())
     print(f"wall {wall:.1f} s on {os.cpu_count()} cores; {busy:.1f} CPU s used in all")
-    for process, threads in sorted(by_process.items(), key=lambda item: -sum(item[1])):
-        top = ", ".join(f"{s:.1f}" for s in sorted(threads, reverse=True)[:SHOWN])
-        share = sum(threads) / busy if busy else 0.0
-        print(f"  {process}: {sum(threads):.1f} CPU s ({share:.0%}); busiest threads: {top}")
+    for process, threads in sorted(by_process.items(), key=lambda item: -sum(item[1].values())):
+        total = sum(threads.values())
+        ranked = sorted(threads.items(), key=lambda item: -item[1])[:SHOWN]
+        top = ", ".join(f"{thread.split('/')[0]} {s:.1f}" for thread, s in ranked if s >= 0.05)
+        share = total / busy if busy else 0.0
+        print(f"  {process}: {total:.1f} CPU s ({share:.0%}); by thread: {top}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from mlxfn.engine.memory import (
     map_large_buffers_directly,
     release_free_heap,
 )
+from mlxfn.os_threads import name_os_thread
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES, GenerationPlan, Limits
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,7 @@ class Engine:
     # -- on the engine thread ---------------------------------------------------------------
 
     def _run(self) -> None:
+        name_os_thread()
         map_large_buffers_directly()
         try:
             loaded = load_model(self.spec).map(self._measure)

@@ -10,6 +10,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from mlxfn.engine.thread import Engine
+from mlxfn.os_threads import name_os_thread
 from mlxfn.server import handlers
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.drain import refuse_while_draining
@@ -28,7 +29,9 @@ from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
 
 
 async def _tokenizer_pool(app: web.Application) -> AsyncIterator[None]:
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlxfn-tokenizer")
+    pool = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="mlxfn-tokenizer", initializer=name_os_thread
+    )
     app[TOKENIZER_POOL] = pool
     yield
     pool.shutdown(wait=False, cancel_futures=True)

@@ -49,15 +49,12 @@ def main(path: str) -> None:
     def batch(size: int) -> float:
         generator = BatchGenerator(model, completion_batch_size=32, prefill_batch_size=8)
         generator.insert([[7 + i, *prompt] for i in range(size)], max_tokens=[TOKENS] * size)
-        first, counted, done = 0.0, 0, 0
-        while done < size:
+        clock = DecodeClock(size)
+        while clock.done < size:
             for response in generator.next()[1]:
-                if not first:
-                    first = time.perf_counter()
-                    continue
-                counted += 1
-                done += response.finish_reason is not None
-        return counted / (time.perf_counter() - first)
+                clock.token(response.uid, finished=response.finish_reason is not None)
+        generator.close()
+        return clock.rate()
 
     def through_engine(size: int) -> float:
         return _engine_rate(running, prompt, size)
@@ -86,19 +83,41 @@ def _engine_rate(engine: Engine, prompt: list[int], size: int) -> float:
         plan = GenerationPlan(prompt=(7 + i, *prompt), max_tokens=TOKENS, sampling=greedy)
         run_io(engine.submit(plan, sink.put)).unwrap()
         sinks.append(sink)
-    first, counted, done = 0.0, 0, 0
-    while done < size:
-        for sink in sinks:
+    clock = DecodeClock(size)
+    while clock.done < size:
+        for index, sink in enumerate(sinks):
             while not sink.empty():
                 if isinstance(sink.get(), Delta):
-                    if not first:
-                        first = time.perf_counter()
-                        continue
-                    counted += 1
+                    clock.token(index)
                 else:
-                    done += 1
+                    clock.done += 1
         time.sleep(0.0005)
-    return counted / (time.perf_counter() - first)
+    return clock.rate()
+
+
+class DecodeClock:
+    """Decode tokens/s of a batch once all of it decodes: the clock starts when every
+    sequence has its first token, so that prefill, and requests joining one after another,
+    are not counted in either the engine's figure or mlx-lm's."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.started: set[int] = set()
+        self.first = 0.0
+        self.counted = 0
+        self.done = 0
+
+    def token(self, sequence: int, *, finished: bool = False) -> None:
+        if self.first:
+            self.counted += 1
+        else:
+            self.started.add(sequence)
+            if len(self.started) == self.size:
+                self.first = time.perf_counter()
+        self.done += finished
+
+    def rate(self) -> float:
+        return self.counted / (time.perf_counter() - self.first)
 
 
 if __name__ == "__main__":

@@ -95,11 +95,18 @@ def parse_calls(
 
 
 class OutputReader:
-    """Output text in, settled pieces out: answer or reasoning text, and whole tool calls."""
+    """Output text in, settled pieces out: answer or reasoning text, and whole tool calls.
+
+    The whitespace a reasoning model writes around its markers (``<think>\\n``,
+    ``</think>\\n\\n``) is not text: the start of a thinking block and the answer after one
+    are read without their leading whitespace.
+    """
 
     def __init__(self, reading: OutputReading) -> None:
         self.reading = reading
         self.splitter = MarkupSplitter(reading.markup)
+        self.kind: str | None = None  # of the last text piece read
+        self.trimming: str | None = None  # the kind whose leading whitespace is still dropped
 
     def feed(self, text: str) -> list[OutputPiece]:
         if self.reading.plain:
@@ -115,7 +122,9 @@ class OutputReader:
         out: list[OutputPiece] = []
         for piece in pieces:
             if isinstance(piece, TextPiece):
-                out.append(piece)
+                trimmed = self._trim(piece)
+                if trimmed.text:
+                    out.append(trimmed)
                 continue
             calls = parse_calls(piece, self.reading)
             if calls is None:
@@ -123,6 +132,18 @@ class OutputReader:
             else:
                 out.extend(calls)
         return out
+
+    def _trim(self, piece: TextPiece) -> TextPiece:
+        if piece.kind != self.kind:
+            opens = piece.kind == "reasoning" or self.kind == "reasoning"
+            self.trimming = piece.kind if opens else None
+            self.kind = piece.kind
+        if self.trimming != piece.kind:
+            return piece
+        text = piece.text.lstrip()
+        if text:
+            self.trimming = None
+        return attrs.evolve(piece, text=text)
 
 
 @attrs.frozen(kw_only=True)

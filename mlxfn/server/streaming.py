@@ -3,11 +3,15 @@
 With ``n`` choices every chunk names its choice's index, and ``[DONE]`` follows the last
 choice's finish chunk. Text is read as it comes (``OutputReader``, one per choice): reasoning
 and tool calls get their own deltas.
+
+``stream_events`` writes any stream (text completions' too): its frames come from a
+``FrameWriter`` per request, and all that is queued goes out in one write.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 from aiohttp import web
 
@@ -45,6 +49,39 @@ SSE_HEADERS = {
 }
 
 
+class FrameWriter(Protocol):
+    """One stream's events → SSE frames; ``done`` once it has written its last frame."""
+
+    done: bool
+
+    def frames(self, event: Event) -> bytes: ...
+
+
+async def stream_events(
+    request: web.Request, opening: bytes, events: asyncio.Queue[Event], writer: FrameWriter
+) -> web.StreamResponse:
+    """Write a stream: ``opening``, then the writer's frames for each event until it is done.
+    After ``prepare`` no status can change: a failure is an error event (the writer's)."""
+    response = web.StreamResponse(headers=SSE_HEADERS)
+    await response.prepare(request)
+    try:
+        if opening:
+            await response.write(opening)
+        while True:
+            # everything that arrived while the last write was on its way goes out in one write
+            frames = writer.frames(await events.get())
+            while not writer.done and not events.empty():
+                frames += writer.frames(events.get_nowait())
+            if frames:
+                await response.write(frames)
+            if writer.done:
+                break
+    except ConnectionResetError:  # the client left; the caller cancels its generations
+        return response
+    await response.write_eof()
+    return response
+
+
 async def stream_chat(
     request: web.Request,
     meta: StreamMeta,
@@ -52,15 +89,9 @@ async def stream_chat(
     n: int = 1,
     reading: OutputReading = PLAIN_READING,
 ) -> web.StreamResponse:
-    """Write the stream. After ``prepare`` no status can change: a failure is an error event."""
-    response = web.StreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-    try:
-        await _write_events(response, meta, events, n, reading)
-    except ConnectionResetError:  # the client left; the caller cancels its generation
-        return response
-    await response.write_eof()
-    return response
+    """A chat's stream: each choice's role chunk, then its deltas and finish chunk."""
+    opening = b"".join(encode_event(render_role_chunk(meta, i)) for i in range(n))
+    return await stream_events(request, opening, events, _ChunkWriter(meta, n, reading))
 
 
 class _PieceChunks:
@@ -110,26 +141,6 @@ class _PieceChunks:
                 return render_tool_call_chunks(self.meta, self.calls - 1, piece, self.index)
             case _:
                 raise AssertionError("unreachable")
-
-
-async def _write_events(
-    response: web.StreamResponse,
-    meta: StreamMeta,
-    events: asyncio.Queue[Event],
-    n: int,
-    reading: OutputReading,
-) -> None:
-    await response.write(b"".join(encode_event(render_role_chunk(meta, i)) for i in range(n)))
-    writer = _ChunkWriter(meta, n, reading)
-    while True:
-        # everything that arrived while the last write was on its way goes out in one write
-        frames = writer.frames(await events.get())
-        while not writer.done and not events.empty():
-            frames += writer.frames(events.get_nowait())
-        if frames:
-            await response.write(frames)
-        if writer.done:
-            return
 
 
 class _ChunkWriter:

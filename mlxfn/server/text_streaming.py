@@ -13,7 +13,7 @@ from aiohttp import web
 
 from mlxfn.domain.events import Delta, Event, Failed, Finished, ResponseMeta, Usage
 from mlxfn.pipeline.text_completion import TextCompletionPlan, total_usage
-from mlxfn.server.streaming import SSE_HEADERS
+from mlxfn.server.streaming import stream_events
 from mlxfn.wire.completions import (
     TextOffset,
     render_legacy_logprobs,
@@ -33,60 +33,60 @@ async def stream_text_completion(
     include_usage: bool = False,
     with_logprobs: bool = False,
 ) -> web.StreamResponse:
-    """Write the stream. After ``prepare`` no status can change: a failure is an error event."""
-    response = web.StreamResponse(headers=SSE_HEADERS)
-    await response.prepare(request)
-    try:
-        await _write_events(
-            response, meta, events, plan, include_usage=include_usage, with_logprobs=with_logprobs
+    """A text completion's stream: each choice's echo, then its text and finish chunk."""
+    writer = _TextChunkWriter(meta, plan, include_usage=include_usage, with_logprobs=with_logprobs)
+    return await stream_events(request, writer.opening(), events, writer)
+
+
+class _TextChunkWriter:
+    """A text completion's events → SSE frames, ending with ``[DONE]`` after the last choice."""
+
+    def __init__(
+        self,
+        meta: ResponseMeta,
+        plan: TextCompletionPlan,
+        *,
+        include_usage: bool,
+        with_logprobs: bool,
+    ) -> None:
+        self.meta = meta
+        self.plan = plan
+        self.include_usage = include_usage
+        self.with_logprobs = with_logprobs
+        self.echoes = [plan.echoes[index // plan.n] for index in range(plan.choices)]
+        self.offsets = [TextOffset(len(echo)) for echo in self.echoes]
+        self.usages: list[tuple[int, Usage]] = []
+        self.done = False
+
+    def opening(self) -> bytes:
+        empty, _ = render_legacy_logprobs(() if self.with_logprobs else None, TextOffset(0))
+        return b"".join(
+            encode_event(render_text_chunk(self.meta, index, echo, empty))
+            for index, echo in enumerate(self.echoes)
+            if echo
         )
-    except ConnectionResetError:  # the client left; the caller cancels its generations
-        return response
-    await response.write_eof()
-    return response
 
-
-async def _write_events(
-    response: web.StreamResponse,
-    meta: ResponseMeta,
-    events: asyncio.Queue[Event],
-    plan: TextCompletionPlan,
-    *,
-    include_usage: bool,
-    with_logprobs: bool,
-) -> None:
-    echoes = [plan.echoes[index // plan.n] for index in range(plan.choices)]
-    offsets = [TextOffset(len(echo)) for echo in echoes]
-    empty, _ = render_legacy_logprobs(() if with_logprobs else None, TextOffset(0))
-    opening = b"".join(
-        encode_event(render_text_chunk(meta, index, echo, empty))
-        for index, echo in enumerate(echoes)
-        if echo
-    )
-    if opening:
-        await response.write(opening)
-    usages: list[tuple[int, Usage]] = []
-    while True:
-        match await events.get():
+    def frames(self, event: Event) -> bytes:
+        meta, plan = self.meta, self.plan
+        match event:
             case Delta(text=text, logprobs=scored, index=index):
-                logprobs, offsets[index] = render_legacy_logprobs(
-                    scored if with_logprobs else None, offsets[index]
+                logprobs, self.offsets[index] = render_legacy_logprobs(
+                    scored if self.with_logprobs else None, self.offsets[index]
                 )
-                await response.write(encode_event(render_text_chunk(meta, index, text, logprobs)))
+                return encode_event(render_text_chunk(meta, index, text, logprobs))
             case Finished(reason=reason, usage=usage, index=index):
-                usages.append((index, usage))
+                self.usages.append((index, usage))
                 frames = encode_event(render_text_chunk(meta, index, "", None, reason))
-                if len(usages) < plan.choices:
-                    await response.write(frames)
-                    continue
-                if include_usage:
+                if len(self.usages) < plan.choices:
+                    return frames
+                if self.include_usage:
                     frames += encode_event(
-                        render_text_usage_chunk(meta, total_usage(usages, plan.n))
+                        render_text_usage_chunk(meta, total_usage(self.usages, plan.n))
                     )
-                await response.write(frames + DONE)
-                break
+                self.done = True
+                return frames + DONE
             case Failed(error=error):
-                await response.write(encode_event(render_error(error)))
-                break
+                self.done = True
+                return encode_event(render_error(error))
             case _:
                 raise AssertionError("unreachable")

@@ -8,21 +8,12 @@ loop when looking at where the CPU goes (see ``benchmarks/cpu_share.py``).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import functools
 import threading
-from collections.abc import Callable
+
+from mlxfn.libc import libc_function
 
 _PR_SET_NAME = 15  # prctl's option number in linux/prctl.h
 _LINUX_NAME_BYTES = 15  # the kernel keeps 16 bytes, the last one NUL
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    name = ctypes.util.find_library("c")
-    libc = None if name is None else ctypes.CDLL(name)
-    prctl: Callable[..., int] | None = getattr(libc, "prctl", None)
-    return prctl  # glibc and musl only
 
 
 def name_os_thread() -> None:
@@ -31,7 +22,7 @@ def name_os_thread() -> None:
     >>> worker = threading.Thread(target=name_os_thread, name="mlxfn-doc")
     >>> worker.start(); worker.join()
     """
-    prctl = _prctl()
+    prctl = libc_function("prctl")
     if prctl is None:
         return
     name = threading.current_thread().name.encode()[:_LINUX_NAME_BYTES]

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import mlx.core as mx
 from mlx_lm.models.cache import make_prompt_cache
 
+from mlxfn.libc import libc_function
+
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 LARGE_BUFFER_BYTES = 256 * 1024
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    return None if name is None else ctypes.CDLL(name)
 
 
 def map_large_buffers_directly() -> None:
@@ -32,21 +24,14 @@ def map_large_buffers_directly() -> None:
 
     >>> map_large_buffers_directly()  # process-wide; a no-op where the C library is not glibc
     """
-    libc = _libc()
-    mallopt: Callable[[int, int], int] | None = getattr(libc, "mallopt", None)
+    mallopt = libc_function("mallopt")
     if mallopt is not None:  # glibc only
         mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER_BYTES)
 
 
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    trim: Callable[[int], int] | None = getattr(_libc(), "malloc_trim", None)
-    return trim  # glibc only
-
-
 def release_free_heap() -> None:
     """MLX's CPU buffers come from malloc; glibc keeps freed pages mapped until asked."""
-    trim = _malloc_trim()
+    trim = libc_function("malloc_trim")
     if trim is not None:
         trim(0)
 

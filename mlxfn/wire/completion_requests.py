@@ -6,8 +6,6 @@ naming it; fields nobody defines are ignored.
 
 from __future__ import annotations
 
-from typing import Any
-
 from returns.pipeline import flow
 from returns.pointfree import bind
 from returns.result import Failure, Result, Success
@@ -16,11 +14,10 @@ from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.request import ONE_CHOICE, CompletionRequest, PromptInput
 from mlxfn.domain.values import ChoiceCount, MaxTokens, ModelName, TopLogprobs
 from mlxfn.wire.bodies import CompletionBody, PromptItemBody
-from mlxfn.wire.codec import decode_json, require_object
-from mlxfn.wire.converter import structure_as
 from mlxfn.wire.requests import (
     check_stream_options,
     optional_field,
+    parse_body,
     refine_sampling,
     refine_stop,
 )
@@ -40,17 +37,7 @@ def parse_completion_request(body: bytes) -> Result[CompletionRequest, ApiError]
     >>> parse_completion_request(b'{"model": "m", "prompt": "a", "suffix": "z"}').failure().code
     'unsupported_parameter'
     """
-    return flow(
-        body,
-        decode_json,
-        bind(require_object),
-        bind(_structure_completion_body),
-        bind(refine_completion_body),
-    )
-
-
-def _structure_completion_body(raw: dict[str, Any]) -> Result[CompletionBody, ApiError]:
-    return structure_as(raw, CompletionBody)
+    return parse_body(body, CompletionBody, refine_completion_body)
 
 
 def refine_completion_body(body: CompletionBody) -> Result[CompletionRequest, ApiError]:

@@ -7,7 +7,7 @@ do) or rejected with a 400 naming it; fields nobody defines are ignored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from returns.pipeline import flow
 from returns.pointfree import bind
@@ -78,6 +78,8 @@ from mlxfn.wire.converter import structure_as
 # Fields OpenAI defines that mlxfn cannot honour yet: (field, is the value harmless?, why not).
 # A harmless value (null, the default, an empty list) is accepted; anything else is a 400.
 _Check = Callable[[Any], bool]
+_Body = TypeVar("_Body")
+_Request = TypeVar("_Request")
 UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
     ("functions", lambda v: v is None, "functions is deprecated and not supported; use tools"),
     ("function_call", lambda v: v is None, "function_call is deprecated and not supported"),
@@ -106,31 +108,23 @@ def parse_chat_request(body: bytes) -> Result[ChatRequest, ApiError]:
     >>> parse_chat_request(b'{"model": "m", "messages": [], "temperature": 3}').failure().param
     'messages'
     """
-    return flow(
-        body,
-        decode_json,
-        bind(require_object),
-        bind(_structure_chat_body),
-        bind(refine_chat_body),
-    )
+    return parse_body(body, ChatBody, refine_chat_body)
 
 
 def parse_tokenize_request(body: bytes) -> Result[TokenizeRequest, ApiError]:
-    return flow(
-        body,
-        decode_json,
-        bind(require_object),
-        bind(_structure_tokenize_body),
-        bind(refine_tokenize_body),
-    )
+    return parse_body(body, TokenizeBody, refine_tokenize_body)
 
 
-def _structure_chat_body(raw: dict[str, Any]) -> Result[ChatBody, ApiError]:
-    return structure_as(raw, ChatBody)
+def parse_body(
+    body: bytes, wire: type[_Body], refine: Callable[[_Body], Result[_Request, ApiError]]
+) -> Result[_Request, ApiError]:
+    """Request bytes → a JSON object → the wire body ``wire`` → the domain request ``refine``
+    makes of it; the first step that fails names what is wrong."""
 
+    def structure(raw: dict[str, Any]) -> Result[_Body, ApiError]:
+        return structure_as(raw, wire)
 
-def _structure_tokenize_body(raw: dict[str, Any]) -> Result[TokenizeBody, ApiError]:
-    return structure_as(raw, TokenizeBody)
+    return flow(body, decode_json, bind(require_object), bind(structure), bind(refine))
 
 
 def reject_unsupported(body: ChatBody) -> Result[ChatBody, ApiError]:

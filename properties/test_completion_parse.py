@@ -4,23 +4,22 @@ prompts come through as sent, and streamed logprobs add up to the whole."""
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
-from returns.result import Failure, Result, Success
+from returns.result import Result
 
-from mlxfn.domain.errors import ApiError, error_status
+from mlxfn.domain.errors import ApiError
 from mlxfn.domain.events import TokenLogprob
 from mlxfn.domain.request import CompletionRequest
 from mlxfn.wire.bodies import CompletionBody
 from mlxfn.wire.completion_requests import parse_completion_request
 from mlxfn.wire.completions import TextOffset, render_legacy_logprobs
 from mlxfn.wire.responses import render_error
+from properties.outcomes import check_outcome, client_json
 from properties.strategies import json_values, texts
-from tests.schemas import validate
 
 FIELDS = [field.name for field in attrs.fields(CompletionBody)] + ["x_vendor", ""]
 token_ids = st.integers(0, 2**31)
@@ -41,22 +40,8 @@ NEAR_MISSES = st.sampled_from(
 any_json = json_values(max_leaves=10) | NEAR_MISSES | prompts
 
 
-def encode_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()
-
-
 def check(result: Result[CompletionRequest, ApiError]) -> ApiError | None:
-    match result:
-        case Success(CompletionRequest()):
-            return None
-        case Failure(err):
-            assert 400 <= error_status(err) < 500
-            rendered = render_error(err)
-            assert set(rendered["error"]) == {"message", "type", "param", "code"}
-            validate(rendered, "ErrorResponse")
-            return err  # type: ignore[no-any-return]
-        case _:
-            raise AssertionError(f"not a Result of a CompletionRequest: {result!r}")
+    return check_outcome(result, CompletionRequest)
 
 
 @given(body=st.binary())
@@ -66,19 +51,19 @@ def test_any_bytes(body: bytes) -> None:
 
 @given(document=json_values(max_leaves=40))
 def test_any_json_document(document: Any) -> None:
-    check(parse_completion_request(encode_json(document)))
+    check(parse_completion_request(client_json(document)))
 
 
 @given(document=st.dictionaries(st.sampled_from(FIELDS), any_json, max_size=8))
 def test_any_object_of_known_fields(document: dict[str, Any]) -> None:
-    check(parse_completion_request(encode_json(document)))
+    check(parse_completion_request(client_json(document)))
 
 
 @given(prompt=prompts, field=st.sampled_from(FIELDS), value=any_json)
 def test_valid_body_with_one_field_replaced(prompt: Any, field: str, value: Any) -> None:
     """A failure after one change to a valid body always names a field."""
     body = {"model": "m", "prompt": prompt, field: value}
-    err = check(parse_completion_request(encode_json(body)))
+    err = check(parse_completion_request(client_json(body)))
     if err is not None:
         assert render_error(err)["error"]["param"] is not None
 
@@ -93,7 +78,7 @@ def _as_sent(prompt: Any) -> tuple[object, ...]:
 
 @given(prompt=prompts)
 def test_every_valid_prompt_comes_through_as_sent(prompt: Any) -> None:
-    parsed = parse_completion_request(encode_json({"model": "m", "prompt": prompt}))
+    parsed = parse_completion_request(client_json({"model": "m", "prompt": prompt}))
     assert parsed.unwrap().prompts == _as_sent(prompt)
 
 

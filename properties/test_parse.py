@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
-from returns.result import Failure, Result, Success
+from returns.result import Result
 
-from mlxfn.domain.errors import ApiError, error_status
+from mlxfn.domain.errors import ApiError
 from mlxfn.domain.request import ChatRequest
 from mlxfn.wire.bodies import ChatBody
 from mlxfn.wire.requests import parse_chat_request
 from mlxfn.wire.responses import render_error
 from properties.encoding import Spelling, encode_chat_request
+from properties.outcomes import check_outcome, client_json
 from properties.strategies import chat_requests, json_values
-from tests.schemas import validate
 
 FIELDS = [field.name for field in attrs.fields(ChatBody)] + ["x_vendor", ""]
 MESSAGE_FIELDS = [
@@ -66,24 +65,8 @@ NEAR_MISSES = st.sampled_from(
 any_json = json_values(max_leaves=10) | NEAR_MISSES
 
 
-def encode_json(value: Any) -> bytes:
-    """Like a client would: stdlib json also writes integers past 64 bits, which orjson refuses."""
-    return json.dumps(value, ensure_ascii=False).encode()
-
-
 def check(result: Result[ChatRequest, ApiError]) -> ApiError | None:
-    """The invariant on every outcome: a failure is a 4xx with the four OpenAI keys."""
-    match result:
-        case Success(ChatRequest()):
-            return None
-        case Failure(err):
-            assert 400 <= error_status(err) < 500
-            rendered = render_error(err)
-            assert set(rendered["error"]) == {"message", "type", "param", "code"}
-            validate(rendered, "ErrorResponse")
-            return err  # type: ignore[no-any-return]
-        case _:
-            raise AssertionError(f"not a Result of a ChatRequest: {result!r}")
+    return check_outcome(result, ChatRequest)
 
 
 @given(body=st.binary())
@@ -93,19 +76,19 @@ def test_any_bytes(body: bytes) -> None:
 
 @given(document=json_values(max_leaves=40))
 def test_any_json_document(document: Any) -> None:
-    check(parse_chat_request(encode_json(document)))
+    check(parse_chat_request(client_json(document)))
 
 
 @given(document=st.dictionaries(st.sampled_from(FIELDS), any_json, max_size=8))
 def test_any_object_of_known_fields(document: dict[str, Any]) -> None:
-    check(parse_chat_request(encode_json(document)))
+    check(parse_chat_request(client_json(document)))
 
 
 @given(request=chat_requests, field=st.sampled_from(FIELDS), value=any_json)
 def test_valid_body_with_one_field_replaced(request: ChatRequest, field: str, value: Any) -> None:
     """A failure after one change to a valid body always names a field."""
     body = {**encode_chat_request(request), field: value}
-    err = check(parse_chat_request(encode_json(body)))
+    err = check(parse_chat_request(client_json(body)))
     if err is not None:
         assert render_error(err)["error"]["param"] is not None
 
@@ -122,7 +105,7 @@ def test_valid_body_with_one_message_field_replaced(
     body = encode_chat_request(request)
     messages = body["messages"]
     messages[index % len(messages)][field] = value
-    err = check(parse_chat_request(encode_json(body)))
+    err = check(parse_chat_request(client_json(body)))
     if err is not None:
         param = render_error(err)["error"]["param"]
         assert param is not None
@@ -136,7 +119,7 @@ def test_removing_a_field_is_fine_unless_it_is_required(
     body = encode_chat_request(request, spelling)
     had = field in body
     body.pop(field, None)
-    err = check(parse_chat_request(encode_json(body)))
+    err = check(parse_chat_request(client_json(body)))
     if err is not None:
         assert had
         assert (field, render_error(err)["error"]["param"]) in {

@@ -82,30 +82,30 @@ def plan_text_completion(
 def _plan_prompts(
     request: CompletionRequest, tokenizer: TextTokenizer, limits: Limits
 ) -> Result[TextCompletionPlan, ApiError]:
-    plans: list[GenerationPlan] = []
-    echoes: list[str] = []
-    for prompt in request.prompts:
-        planned = build_text_completion_prompt(prompt, tokenizer, limits.vocab_size).bind(
-            lambda tokens: build_plan(request, tokens, limits)
+    def plan_one(prompt: PromptInput) -> Result[tuple[GenerationPlan, str], ApiError]:
+        return Result.do(
+            (plan, echo)
+            for tokens in build_text_completion_prompt(prompt, tokenizer, limits.vocab_size)
+            for plan in build_plan(request, tokens, limits)
+            for echo in (echo_text(prompt, tokenizer) if request.echo else Success(""))
         )
-        match planned:
-            case Success(plan):
-                plans.append(plan)
+
+    pairs: list[tuple[GenerationPlan, str]] = []
+    for prompt in request.prompts:  # the first prompt that fails ends the planning
+        match plan_one(prompt):
+            case Success(pair):
+                pairs.append(pair)
             case Failure(err):
                 return Failure(err)
             case _:
                 raise AssertionError("unreachable")
-        if request.echo:
-            match echo_text(prompt, tokenizer):
-                case Success(text):
-                    echoes.append(text)
-                case Failure(err):
-                    return Failure(err)
-                case _:
-                    raise AssertionError("unreachable")
-        else:
-            echoes.append("")
-    return Success(TextCompletionPlan(plans=tuple(plans), echoes=tuple(echoes), n=request.n.value))
+    return Success(
+        TextCompletionPlan(
+            plans=tuple(plan for plan, _ in pairs),
+            echoes=tuple(echo for _, echo in pairs),
+            n=request.n.value,
+        )
+    )
 
 
 # What a tokenizer raises on input it cannot take: the client's input, so a 400.

@@ -56,6 +56,8 @@ from mlxfn.wire.responses import (
 )
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
+_P = TypeVar("_P")
 
 
 async def _off_loop(request: web.Request, work: Callable[[], _T]) -> _T:
@@ -83,13 +85,17 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
     loaded = engine.loaded
+    return _paired(
+        parse_chat_request(body),
+        lambda chat: plan_chat(chat, loaded.tokenizer, engine.limits, loaded.name),
+    )
 
-    def plan_of(chat: ChatRequest) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
-        return plan_chat(chat, loaded.tokenizer, engine.limits, loaded.name).map(
-            lambda plan: (chat, plan)
-        )
 
-    return parse_chat_request(body).bind(plan_of)
+def _paired(
+    parsed: Result[_R, ApiError], plan: Callable[[_R], Result[_P, ApiError]]
+) -> Result[tuple[_R, _P], ApiError]:
+    """The parsed request together with its plan: the handler needs both."""
+    return parsed.bind(lambda request: plan(request).map(lambda planned: (request, planned)))
 
 
 def _submit(
@@ -171,15 +177,12 @@ def _plan_text(
     body: bytes, engine: Engine
 ) -> Result[tuple[CompletionRequest, TextCompletionPlan], ApiError]:
     loaded = engine.loaded
-
-    def plan_of(
-        completion: CompletionRequest,
-    ) -> Result[tuple[CompletionRequest, TextCompletionPlan], ApiError]:
-        return plan_text_completion(completion, loaded.tokenizer, engine.limits, loaded.name).map(
-            lambda plan: (completion, plan)
-        )
-
-    return parse_completion_request(body).bind(plan_of)
+    return _paired(
+        parse_completion_request(body),
+        lambda completion: plan_text_completion(
+            completion, loaded.tokenizer, engine.limits, loaded.name
+        ),
+    )
 
 
 def _submit_prompts(

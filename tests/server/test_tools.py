@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import jsonschema
 import openai
 import pytest
@@ -36,6 +37,37 @@ def ask(client: openai.OpenAI, content: str, **fields: Any) -> Any:
     )
 
 
+@attrs.define
+class StreamedCalls:
+    """A stream's content, finish reason and tool calls, folded from its validated chunks."""
+
+    content: str = ""
+    finish: str | None = None
+    ids: dict[int, str] = attrs.field(factory=dict)
+    names: dict[int, str] = attrs.field(factory=dict)
+    arguments: dict[int, str] = attrs.field(factory=dict)
+
+
+def read_stream(chunks: Any) -> StreamedCalls:
+    read = StreamedCalls()
+    for chunk in chunks:
+        validate(
+            chunk.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionStreamResponse"
+        )
+        delta = chunk.choices[0].delta
+        read.content += delta.content or ""
+        for part in delta.tool_calls or []:
+            if part.id:
+                read.ids[part.index] = part.id
+            if part.function and part.function.name:
+                read.names[part.index] = part.function.name
+            if part.function and part.function.arguments:
+                so_far = read.arguments.get(part.index, "")
+                read.arguments[part.index] = so_far + part.function.arguments
+        read.finish = chunk.choices[0].finish_reason or read.finish
+    return read
+
+
 def test_a_tool_call_comes_back_parsed(client: openai.OpenAI) -> None:
     reply = ask(client, WEATHER, tools=[TOOLS["get_weather"], TOOLS["add"]])
     validate(reply.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionResponse")
@@ -52,29 +84,14 @@ def test_a_tool_call_comes_back_parsed(client: openai.OpenAI) -> None:
 def test_streamed_tool_call_deltas_add_up_to_the_call(client: openai.OpenAI) -> None:
     tools = [TOOLS["get_weather"], TOOLS["add"]]
     whole = ask(client, WEATHER, tools=tools).choices[0].message.tool_calls or []
-    content, finish = "", None
-    names: dict[int, str] = {}
-    arguments: dict[int, str] = {}
-    ids: dict[int, str] = {}
-    for chunk in ask(client, WEATHER, tools=tools, stream=True):
-        validate(
-            chunk.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionStreamResponse"
-        )
-        delta = chunk.choices[0].delta
-        content += delta.content or ""
-        for part in delta.tool_calls or []:
-            if part.id:
-                ids[part.index] = part.id
-            if part.function and part.function.name:
-                names[part.index] = part.function.name
-            if part.function and part.function.arguments:
-                arguments[part.index] = arguments.get(part.index, "") + part.function.arguments
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert "<tool_call>" not in content
-    assert [names[i] for i in sorted(names)] == [c.function.name for c in whole]
-    assert [arguments[i] for i in sorted(arguments)] == [c.function.arguments for c in whole]
-    assert all(i.startswith("call_") for i in ids.values())
+    read = read_stream(ask(client, WEATHER, tools=tools, stream=True))
+    assert read.finish == "tool_calls"
+    assert "<tool_call>" not in read.content
+    assert [read.names[i] for i in sorted(read.names)] == [c.function.name for c in whole]
+    assert [read.arguments[i] for i in sorted(read.arguments)] == [
+        c.function.arguments for c in whole
+    ]
+    assert all(i.startswith("call_") for i in read.ids.values())
 
 
 def test_a_tool_result_round_trips_through_the_template(client: openai.OpenAI) -> None:
@@ -158,27 +175,13 @@ def test_a_named_tool_choice_forces_that_call(client: openai.OpenAI, seed: int |
 
 def test_required_forces_a_call_also_when_streaming(client: openai.OpenAI) -> None:
     tools = [TOOLS["get_weather"], TOOLS["add"]]
-    names: dict[int, str] = {}
-    arguments: dict[int, str] = {}
-    content, finish = "", None
-    for chunk in ask(client, CAPITAL, tools=tools, tool_choice="required", stream=True):
-        validate(
-            chunk.model_dump(mode="json", exclude_unset=True), "CreateChatCompletionStreamResponse"
-        )
-        delta = chunk.choices[0].delta
-        content += delta.content or ""
-        for part in delta.tool_calls or []:
-            if part.function and part.function.name:
-                names[part.index] = part.function.name
-            if part.function and part.function.arguments:
-                arguments[part.index] = arguments.get(part.index, "") + part.function.arguments
-        finish = chunk.choices[0].finish_reason or finish
-    assert finish == "tool_calls"
-    assert names
-    assert content == ""
+    read = read_stream(ask(client, CAPITAL, tools=tools, tool_choice="required", stream=True))
+    assert read.finish == "tool_calls"
+    assert read.names
+    assert read.content == ""
     schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
-    for index, name in names.items():
-        jsonschema.validate(json.loads(arguments[index]), schemas[name])
+    for index, name in read.names.items():
+        jsonschema.validate(json.loads(read.arguments[index]), schemas[name])
 
 
 @pytest.mark.parametrize(

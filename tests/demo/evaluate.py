@@ -1,4 +1,4 @@
-"""Evaluate mlxfn-demo greedily on held-out synthetic tasks: ``python -m mlxfn.demo.evaluate``.
+"""Evaluate mlxfn-demo greedily on held-out synthetic tasks: ``python -m tests.demo.evaluate``.
 
 Each case is a conversation whose last message is the expected reply. The model is loaded with
 mlxfn's loader and decoded greedily with mlx-lm; tool calls are parsed with mlx-lm's
@@ -20,10 +20,10 @@ from typing import Any, Final
 
 from returns.result import Failure, Success
 
-from mlxfn.demo import DEMO_MODEL_DIR
-from mlxfn.demo.data import Sample, addition_answer, eval_cases, held_out_pairs
 from mlxfn.effects import run_io
 from mlxfn.engine.loader import LoadedModel, ModelSpec, load_model
+from tests.demo import DEMO_MODEL_DIR
+from tests.demo.data import Sample, addition_answer, eval_cases, held_out_pairs
 
 EVAL_SEED: Final = 1234
 TOOL_CALL_START: Final = "<tool_call>"

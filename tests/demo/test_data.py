@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mlxfn.demo import data, template
-from mlxfn.demo.data import (
+from tests.demo import data, template
+from tests.demo.data import (
     TOOLS,
     addition_answer,
     eval_cases,
@@ -20,8 +20,8 @@ from mlxfn.demo.data import (
     tool_call_message,
     training_samples,
 )
-from mlxfn.demo.template import CHAT_TEMPLATE, render_chat
-from mlxfn.demo.train import assistant_spans, build_tokenizer
+from tests.demo.template import CHAT_TEMPLATE, render_chat
+from tests.demo.train import assistant_spans, build_tokenizer
 from tests.test_architecture import imported_modules, is_forbidden
 
 _ADDITION = re.compile(r"(\d+) \+ (\d+) = (\d+)\.")

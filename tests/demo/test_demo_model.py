@@ -1,8 +1,9 @@
-"""The shipped demo model, loaded through mlxfn's own loader and engine, decoded greedily.
+"""The trained demo model (a test fixture), loaded through mlxfn's own loader and engine,
+decoded greedily.
 
-These check what ``python -m mlxfn`` serves by default (mlxfn/demo/model/README.md has the
-measured numbers). A goal the shipped weights do not reach yet is a strict xfail, so a
-retrained model that reaches it must turn it on.
+These check that the model the tool tests rely on still does what its card says
+(tests/demo/model/README.md has the measured numbers). A goal its weights do not reach yet
+is a strict xfail, so a retrained model that reaches it must turn it on.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import pytest
 
 import mlxfn
 from mlxfn import Engine, EngineConfig, ModelSpec, start_engine
-from mlxfn.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
-from mlxfn.demo.data import CAPITALS, TOOLS, capital_answer, eval_cases
-from mlxfn.demo.evaluate import EVAL_SEED, greedy_reply, load_demo
 from mlxfn.effects import run_io
 from mlxfn.engine.loader import LoadedModel
+from tests.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
+from tests.demo.data import CAPITALS, TOOLS, capital_answer, eval_cases
+from tests.demo.evaluate import EVAL_SEED, greedy_reply, load_demo
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Train mlxfn-demo from scratch with MLX on synthetic chats, and write an mlx-lm model folder.
 
-``python -m mlxfn.demo.train --out DIR --seed 0`` trains a byte-level BPE tokenizer (digits split
+``python -m tests.demo.train --out DIR --seed 0`` trains a byte-level BPE tokenizer (digits split
 one per token) on the generated corpus, then a small Llama with tied embeddings, with loss on the
 assistant tokens only, AdamW with warmup and cosine decay; then it runs the evaluation.
 """
@@ -26,9 +26,9 @@ from mlx import nn
 from mlx.utils import tree_flatten
 from mlx_lm.models import llama
 
-from mlxfn.demo import DEMO_MODEL_DIR
-from mlxfn.demo.data import training_samples
-from mlxfn.demo.template import CHAT_TEMPLATE, SPECIAL_TOKENS, TOOL_CALL_TOKENS, render_chat
+from tests.demo import DEMO_MODEL_DIR
+from tests.demo.data import training_samples
+from tests.demo.template import CHAT_TEMPLATE, SPECIAL_TOKENS, TOOL_CALL_TOKENS, render_chat
 
 _ASSISTANT_OPEN: Final = "<|im_start|>assistant\n"
 _TURN_END: Final = "<|im_end|>"
@@ -305,7 +305,7 @@ def main() -> None:
     args = parser.parse_args()
     out = train(args)
     if not args.no_eval:
-        from mlxfn.demo.evaluate import evaluate, print_report
+        from tests.demo.evaluate import evaluate, print_report
 
         print_report(evaluate(out))
 

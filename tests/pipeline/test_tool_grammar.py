@@ -10,10 +10,10 @@ import llguidance.hf
 import pytest
 from transformers import AutoTokenizer
 
-from mlxfn.demo import DEMO_MODEL_DIR
 from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolSpec
 from mlxfn.pipeline.markup import Markers
 from mlxfn.pipeline.tool_grammar import CallFormat, build_tool_grammar
+from tests.demo import DEMO_MODEL_DIR
 
 WEATHER = FunctionTool(
     name="get_weather",

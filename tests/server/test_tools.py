@@ -12,9 +12,9 @@ import jsonschema
 import openai
 import pytest
 
-from mlxfn.demo import DEMO_MODEL_DIR
-from mlxfn.demo.data import TOOLS
 from tests.conftest import StartServer
+from tests.demo import DEMO_MODEL_DIR
+from tests.demo.data import TOOLS
 from tests.schemas import validate
 
 WEATHER = "What's the weather in Tokyo?"

@@ -24,7 +24,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from mlxfn.domain.errors import ApiError, error_status
 from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, Usage
 from mlxfn.domain.request import ChatRequest, CompletionRequest
-from mlxfn.engine.loader import ModelSpec, load_model
+from mlxfn.engine.loader import ModelSpec, default_model_spec, load_model
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.notebook import chat, generate
 from mlxfn.pipeline.chat import check_model, plan_chat
@@ -61,6 +61,7 @@ __all__ = [
     "build_prompt",
     "chat",
     "check_model",
+    "default_model_spec",
     "error_status",
     "generate",
     "load_model",

@@ -20,9 +20,11 @@ _DEFAULT_SCREEN = (80, 24)
 
 
 def weights_bytes(source: str) -> int | None:
-    """The size of a local model folder's weights; ``None`` for hub ids (their downloads show
-    huggingface_hub's own bars) and folders without safetensors."""
+    """The size of a local model folder's weights or of a GGUF file; ``None`` for hub ids
+    (their downloads show huggingface_hub's own bars) and folders without weights."""
     folder = Path(source).expanduser()
+    if folder.suffix.lower() == ".gguf" and folder.is_file():
+        return folder.stat().st_size
     if not folder.is_dir():
         return None
     return sum(p.stat().st_size for p in folder.glob("*.safetensors")) or None

@@ -98,6 +98,7 @@ def build_tiny_model(
     hidden_size: int = 64,
     layers: int = 2,
     heads: int = 4,
+    kv_heads: int | None = None,
     context_length: int = 512,
     always_eos: bool = False,
     thinking: bool = False,
@@ -107,7 +108,8 @@ def build_tiny_model(
     ``always_eos`` zeroes the final norm, so every logit is 0 and greedy decoding picks token 0
     (``<|endoftext|>``), which the config lists as an end-of-sequence token: a model that
     always stops at once, for testing how EOS ends a generation. ``thinking``: a reasoning
-    model's tokenizer and template (see ``build_tokenizer``).
+    model's tokenizer and template (see ``build_tokenizer``). ``kv_heads`` below ``heads``
+    makes grouped-query attention.
     """
     import mlx.core as mx
     from mlx.utils import tree_flatten
@@ -121,7 +123,7 @@ def build_tiny_model(
         "num_hidden_layers": layers,
         "intermediate_size": hidden_size * 2,
         "num_attention_heads": heads,
-        "num_key_value_heads": heads,
+        "num_key_value_heads": kv_heads or heads,
         "rms_norm_eps": 1e-5,
         "vocab_size": vocab_size,
         "max_position_embeddings": context_length,

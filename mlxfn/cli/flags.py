@@ -16,7 +16,7 @@ from typing import NoReturn
 import attrs
 
 from mlxfn import __version__
-from mlxfn.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
+from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_source
 from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import (
     DEFAULT_MAX_BATCH,
@@ -27,6 +27,7 @@ from mlxfn.engine.thread import (
     DEFAULT_PROMPT_CACHE_BYTES,
     EngineConfig,
 )
+from mlxfn.engine.weights import WEIGHT_LAYOUTS, WeightLayout
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
@@ -40,17 +41,19 @@ _COMMANDS_HELP = """\
 commands:
   serve    serve a model over HTTP (the default: `python -m mlxfn --model DIR` serves)
   chat     chat with a model in this terminal; replies stream as they are generated
-  info     what a model folder holds: architecture, parameters, context, template
-           (alias: models)
+  info     what a model folder or GGUF file holds: architecture, parameters, context,
+           template (alias: models)
   bench    benchmark mlxfn against mlx_lm.server (needs a source checkout)
 
-With no --model, the demo model shipped with mlxfn is used, served as 'mlxfn-demo'.
+With no --model, SmolLM2-135M-Instruct (installed with mlxfn) is served as
+'smollm2-135m-instruct'.
 `python -m mlxfn COMMAND --help` shows a command's own flags."""
 
 _SERVE_EXAMPLES = """\
 examples:
-  python -m mlxfn                               serve the demo model on http://127.0.0.1:8000
+  python -m mlxfn                               serve SmolLM2-135M-Instruct on http://127.0.0.1:8000
   python -m mlxfn --model ./tiny --port 8080    serve a local MLX model folder
+  python -m mlxfn --model ./model.Q4_0.gguf     serve a GGUF file (llama, qwen2, qwen3)
   python -m mlxfn --model mlx-community/Qwen3-0.6B-4bit
                                                 serve a Hugging Face hub id (downloads once)
   python -m mlxfn chat --model ./tiny           chat with a model in this terminal
@@ -198,9 +201,17 @@ def _new_parser(prog: str, usage: str, description: str, epilog: str | None) -> 
 def _add_model_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--model",
-        metavar="DIR|HUB_ID",
-        help="a local MLX model folder, or a Hugging Face hub id (needs network access once); "
-        "default: the demo model shipped with mlxfn",
+        metavar="DIR|FILE.gguf|HUB_ID",
+        help="a local MLX model folder, a GGUF file (Q4_0, Q4_1, Q8_0, F16, BF16, F32), or a "
+        "Hugging Face hub id (needs network access once); default: SmolLM2-135M-Instruct",
+    )
+    group.add_argument(
+        "--weights",
+        choices=WEIGHT_LAYOUTS,
+        default="auto",
+        help="the weights' layout in memory: as stored (quantized), all float32, or auto: on "
+        "a CPU quantized layers stay quantized and half precision becomes float32 (the "
+        "fastest measured here), on a GPU as stored (default: auto)",
     )
     group.add_argument(
         "--context-length",
@@ -228,7 +239,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     model.add_argument(
         "--served-model-name",
         metavar="NAME",
-        help="the id clients use (default: the folder name or hub id; 'mlxfn-demo' for the demo)",
+        help="the id clients use (default: the folder name, file name or hub id; "
+        "'smollm2-135m-instruct' for the default model)",
     )
     http = parser.add_argument_group("HTTP server")
     http.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -397,7 +409,7 @@ def build_chat_parser() -> argparse.ArgumentParser:
         "  /quit      leave (Ctrl-D does too)\n"
         "  Ctrl-C     stop the reply being written",
         "examples:\n"
-        "  python -m mlxfn chat                              chat with the demo model\n"
+        "  python -m mlxfn chat                              chat with the default model\n"
         "  python -m mlxfn chat --model ./tiny --temperature 0\n"
         "  python -m mlxfn chat --system 'Answer in one sentence.'",
     )
@@ -422,13 +434,14 @@ def build_chat_parser() -> argparse.ArgumentParser:
 def build_info_parser(prog: str = f"{PROG} info") -> argparse.ArgumentParser:
     parser = _new_parser(
         prog,
-        f"{prog} [DIR|HUB_ID] [--json]",
+        f"{prog} [DIR|FILE.gguf|HUB_ID] [--json]",
         "What a model folder holds: architecture, parameter count, dtype or quantization,\n"
         "context length (as mlxfn will use it), vocabulary, chat template, tool-call\n"
         "parser, and files. Reads config.json, the safetensors headers and the tokenizer,\n"
-        "never the weights.",
+        "never the weights. A GGUF file is described through the folder it converts to\n"
+        "(converted once, then cached).",
         "examples:\n"
-        "  python -m mlxfn info                  the demo model\n"
+        "  python -m mlxfn info                  the default model\n"
         "  python -m mlxfn info ./tiny --json    one JSON object, for scripts\n"
         "  python -m mlxfn info mlx-community/Qwen3-0.6B-4bit\n"
         "                                        a hub id already downloaded",
@@ -436,21 +449,25 @@ def build_info_parser(prog: str = f"{PROG} info") -> argparse.ArgumentParser:
     parser.add_argument(
         "model",
         nargs="?",
-        metavar="DIR|HUB_ID",
-        help="a model folder, or a hub id in the local Hugging Face cache (default: the demo)",
+        metavar="DIR|FILE.gguf|HUB_ID",
+        help="a model folder, a GGUF file, or a hub id in the local Hugging Face cache "
+        "(default: the default model)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
-def _model_spec(model: str | None, served_name: str | None, context: int | None) -> ModelSpec:
-    if model is None:  # the shipped demo model, under its own name
+def _model_spec(
+    model: str | None, served_name: str | None, context: int | None, weights: WeightLayout
+) -> ModelSpec:
+    if model is None:  # the default model's GGUF file, under its own name
         return ModelSpec(
-            source=str(DEMO_MODEL_DIR),
-            served_name=served_name or DEMO_MODEL_NAME,
+            source=default_model_source(),
+            served_name=served_name or DEFAULT_MODEL_NAME,
             context_length=context,
+            weights=weights,
         )
-    return ModelSpec(source=model, served_name=served_name, context_length=context)
+    return ModelSpec(source=model, served_name=served_name, context_length=context, weights=weights)
 
 
 def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
@@ -459,7 +476,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
     from_env = os.environ.get(API_KEY_ENV, "").split(",")
     keys = {k.strip() for k in [*args.api_key, *(args.api_key_file or ()), *from_env]}
     return Config(
-        model=_model_spec(args.model, args.served_model_name, args.context_length),
+        model=_model_spec(args.model, args.served_model_name, args.context_length, args.weights),
         engine=EngineConfig(
             max_pending=args.max_pending,
             max_pending_tokens=args.max_pending_tokens,
@@ -492,7 +509,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
 def parse_chat_config(argv: Sequence[str]) -> ChatConfig:
     args = build_chat_parser().parse_args(argv)
     return ChatConfig(
-        model=_model_spec(args.model, None, args.context_length),
+        model=_model_spec(args.model, None, args.context_length, args.weights),
         system=args.system,
         max_tokens=args.max_tokens,
         temperature=args.temperature,

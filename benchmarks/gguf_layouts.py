@@ -1,0 +1,125 @@
+"""One sequence on one GGUF file: mlxfn in each ``--weights`` layout against llama.cpp.
+
+Each measurement is a fresh process that loads the file, warms up, then generates greedily
+from the same chat prompt: mlxfn through its own engine (``mlxfn.generate``: the thread,
+sampler and detokenizer the server uses, without HTTP), llama.cpp through ``llama-cpp-python``
+with ``n_threads`` set. Decode tok/s is tokens after the first over the time after the first;
+prefill tok/s is prompt tokens over the time to the first token. Rounds alternate the
+engines (A B C D, A B C D, ...), so a noisy neighbour on the shared cores hits all of them
+alike; the table gives medians and the ratio of each to llama.cpp.
+
+    python -m benchmarks.gguf_layouts [--gguf FILE] [--rounds 3] [--tokens 64] \\
+        [--llama-python /path/to/venv/bin/python] [--threads 2]
+
+``--llama-python`` is an interpreter with ``llama-cpp-python`` installed (it is no dependency
+of mlxfn: it builds llama.cpp from source); without it only mlxfn's layouts are measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+QUESTION = "Tell me a long story about a dog who learns to sail."
+
+_MLXFN_WORKER = r"""
+import json, sys, time
+import mlxfn
+from mlxfn.effects import run_io
+from mlxfn.domain.events import Delta, Finished
+path, layout, tokens = sys.argv[1], sys.argv[2], int(sys.argv[3])
+spec = mlxfn.ModelSpec(source=path, served_name="m", weights=layout)
+engine = run_io(mlxfn.start_engine(spec)).unwrap()
+model = engine.loaded
+no_end = {str(t): -100 for t in model.eos_token_ids}  # decode exactly `tokens` tokens
+def once(n):
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": sys.argv[4]}],
+                       "temperature": 0, "max_tokens": n, "logit_bias": no_end}).encode()
+    request = mlxfn.parse_chat_request(body).unwrap()
+    plan = mlxfn.plan_chat(request, model.tokenizer, engine.limits, model.name).unwrap()
+    start = time.perf_counter(); first = None; count = 0
+    for event in mlxfn.generate(engine, plan).unwrap():
+        if isinstance(event, Delta) and first is None:
+            first = time.perf_counter()
+        if isinstance(event, Finished):
+            count = event.usage.completion_tokens
+    return len(plan.prompt), start, first, time.perf_counter(), count
+once(8)
+prompt, start, first, end, count = once(tokens)
+print(json.dumps({"prompt_tokens": prompt, "ttft_s": first - start, "tokens": count,
+                  "decode_tps": (count - 1) / (end - first)}))
+engine.close()
+"""
+
+_LLAMA_WORKER = r"""
+import json, sys, time
+from llama_cpp import Llama
+path, threads, tokens = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+llm = Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=2048,
+            verbose=False)
+messages = [{"role": "user", "content": sys.argv[4]}]
+no_end = {llm.token_eos(): -100.0, 0: -100.0}  # decode exactly `tokens` tokens
+def once(n):
+    start = time.perf_counter(); first = None; count = 0
+    for chunk in llm.create_chat_completion(messages, temperature=0, max_tokens=n,
+                                            stream=True, logit_bias=no_end):
+        if chunk["choices"][0]["delta"].get("content") is not None:
+            count += 1
+            first = first or time.perf_counter()
+    return start, first, time.perf_counter(), count
+once(8)
+start, first, end, count = once(tokens)
+print(json.dumps({"ttft_s": first - start, "tokens": count,
+                  "decode_tps": (count - 1) / (end - first)}))
+"""
+
+
+def _run(command: list[str]) -> dict[str, float]:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    from mlxfn.engine.gguf.shipped import default_model_file
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", type=Path, default=default_model_file())
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--llama-python", help="an interpreter with llama-cpp-python")
+    args = parser.parse_args()
+    engines = {
+        layout: [sys.executable, "-c", _MLXFN_WORKER, str(args.gguf), layout]
+        for layout in ("quantized", "auto", "float32")
+    }
+    if args.llama_python:
+        engines["llama.cpp"] = [args.llama_python, "-c", _LLAMA_WORKER, str(args.gguf)]
+        engines["llama.cpp"].append(str(args.threads))
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
+    for round_ in range(args.rounds):
+        for name, command in engines.items():
+            results[name].append(_run([*command, str(args.tokens), QUESTION]))
+            print(f"round {round_ + 1} {name}: {results[name][-1]}", file=sys.stderr, flush=True)
+    reference = results.get("llama.cpp")
+    base = statistics.median(r["decode_tps"] for r in reference) if reference else None
+    print(f"\n{args.gguf.name}, {args.tokens} tokens greedy, median of {args.rounds} rounds\n")
+    print("| engine | decode tok/s (median) | rounds | TTFT ms (median) | vs llama.cpp |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, runs in results.items():
+        tps = [r["decode_tps"] for r in runs]
+        ttft = statistics.median(r["ttft_s"] for r in runs) * 1000
+        ratio = f"{statistics.median(tps) / base:.2f}x" if base else "-"
+        shown = ", ".join(f"{t:.1f}" for t in tps)
+        print(f"| {name} | {statistics.median(tps):.1f} | {shown} | {ttft:.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -210,8 +210,8 @@ def _add_model_flags(group: argparse._ArgumentGroup) -> None:
         choices=WEIGHT_LAYOUTS,
         default="auto",
         help="the weights' layout in memory: as stored (quantized), all float32, or auto: on "
-        "a CPU quantized layers stay quantized and half precision becomes float32 (the "
-        "fastest measured here), on a GPU as stored (default: auto)",
+        "a CPU float32 when it takes at most a quarter of the memory (the fastest measured "
+        "there), on a GPU as stored (default: auto)",
     )
     group.add_argument(
         "--context-length",

@@ -1,19 +1,39 @@
 """Which layout a loaded model's weights take in memory: ``--weights quantized|float32|auto``.
 
-Measured on the 2-core Linux box (BENCHMARKS.md, "Weight layouts"): MLX's CPU backend
-multiplies float16 and bfloat16 2 to 5 times slower than float32 (it has no half-precision
-BLAS), while its quantized kernels decode SmolLM2's Q4_1 as fast as the same model dequantized
-to float32, at a seventh of the memory. So ``auto`` keeps quantized layers quantized and turns
-every half-precision array (scales included) into float32 on the CPU, and leaves the model as
-stored on a GPU, where half precision and quantized kernels are both fast.
+Measured on the 2-core Linux box (BENCHMARKS.md, "Weight layouts"): SmolLM2-135M's Q4_1 file
+decodes at 11 tok/s with MLX's CPU quantized kernels and at 23 tok/s dequantized to float32,
+whose one-row products go to OpenBLAS; MLX's CPU has no half-precision BLAS either, so float16
+and bfloat16 products are 2 to 5 times slower than float32 ones. So ``auto`` on a CPU turns
+every layer into float32, unless that would take more than a quarter of the machine's memory,
+in which case quantized layers stay quantized and only half-precision arrays (scales included)
+become float32. On a GPU, where half precision and quantized kernels are both fast, ``auto``
+keeps the model as stored.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, get_args
+import os
+from typing import Any, Final, Literal, cast, get_args
 
 WeightLayout = Literal["auto", "quantized", "float32"]
 WEIGHT_LAYOUTS: Final = get_args(WeightLayout)
+# auto's float32 copy may take at most this share of physical memory
+_FLOAT32_SHARE: Final = 0.25
+
+
+def choose_layout(*, on_cpu: bool, float32_bytes: int, memory_bytes: int) -> WeightLayout:
+    """What ``auto`` means for a model whose weights would take ``float32_bytes`` as float32.
+
+    >>> choose_layout(on_cpu=True, float32_bytes=540_000_000, memory_bytes=24 * 2**30)
+    'float32'
+    >>> choose_layout(on_cpu=True, float32_bytes=32 * 2**30, memory_bytes=24 * 2**30)
+    'auto'
+    >>> choose_layout(on_cpu=False, float32_bytes=540_000_000, memory_bytes=24 * 2**30)
+    'quantized'
+    """
+    if not on_cpu:
+        return "quantized"
+    return "float32" if float32_bytes <= _FLOAT32_SHARE * memory_bytes else "auto"
 
 
 def _on_cpu() -> bool:
@@ -22,14 +42,35 @@ def _on_cpu() -> bool:
     return bool(mx.default_device() == mx.cpu)
 
 
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _float32_bytes(model: Any) -> int:
+    """The weights' size once every quantized layer is unpacked into float32."""
+    from mlx.utils import tree_flatten
+
+    modules = dict(model.named_modules())
+    elements = 0
+    flat = cast(list[tuple[str, Any]], tree_flatten(model.parameters()))
+    for name, value in flat:
+        owner, _, leaf = name.rpartition(".")
+        bits = getattr(modules.get(owner), "bits", None)
+        if bits is None:
+            elements += value.size
+        elif leaf == "weight":  # packed: 32 bits of a uint32 hold 32 // bits weights
+            elements += value.size * 32 // bits
+        # a packed layer's scales and biases are gone once it is unpacked
+    return 4 * elements
+
+
 def _half_to_float32(model: Any) -> None:
     import mlx.core as mx
     from mlx.utils import tree_map
 
     half = (mx.float16, mx.bfloat16)
-    model.update(
-        tree_map(lambda a: a.astype(mx.float32) if a.dtype in half else a, model.parameters())
-    )
+    params = model.parameters()
+    model.update(tree_map(lambda a: a.astype(mx.float32) if a.dtype in half else a, params))
 
 
 def apply_layout(model: Any, layout: WeightLayout) -> Any:
@@ -44,6 +85,10 @@ def apply_layout(model: Any, layout: WeightLayout) -> Any:
             _half_to_float32(model)
             return model
         case "auto":
-            if _on_cpu():
+            chosen = choose_layout(
+                on_cpu=_on_cpu(), float32_bytes=_float32_bytes(model), memory_bytes=_memory_bytes()
+            )
+            if chosen == "auto":  # too big to unpack: keep it packed, at float32 precision
                 _half_to_float32(model)
-            return model
+                return model
+            return apply_layout(model, chosen)

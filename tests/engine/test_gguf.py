@@ -156,6 +156,29 @@ def test_a_q8_embedding_beside_q4_layers_is_described_layer_by_layer(
     assert loaded.model(mx.array(TOKENS)).shape == (1, len(TOKENS[0]), loaded.vocab_size)
 
 
+def test_a_model_too_big_to_unpack_stays_packed_at_float32_precision(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlxfn.engine import weights
+
+    monkeypatch.setattr(weights, "_memory_bytes", lambda: 1024)
+    loaded = _load(write_quantized_gguf(tiny_model_dir, tmp_path / "q8.gguf", "Q8_0"), "auto")
+    q_proj = dict(loaded.model.named_modules())["model.layers.0.self_attn.q_proj"]
+    assert isinstance(q_proj, nn.QuantizedLinear)
+    assert q_proj.scales.dtype == mx.float32
+
+
+def test_the_float32_size_of_a_packed_model_is_what_unpacking_takes(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from mlxfn.engine.weights import _float32_bytes
+
+    gguf = write_quantized_gguf(tiny_model_dir, tmp_path / "q4.gguf", "Q4_1", embedding="Q8_0")
+    packed = _load(gguf, "quantized").model
+    unpacked = _load(gguf, "float32").model
+    assert _float32_bytes(packed) == 4 * sum(v.size for _, v in tree_flatten(unpacked.parameters()))
+
+
 @pytest.mark.parametrize("layout", ["float32", "auto"])
 def test_weight_layouts_on_the_cpu(
     layout: WeightLayout, tiny_model_dir: Path, tmp_path: Path
@@ -164,10 +187,9 @@ def test_weight_layouts_on_the_cpu(
     as_stored = _load(gguf, "quantized")
     loaded = _load(gguf, layout)
     q_proj = dict(loaded.model.named_modules())["model.layers.0.self_attn.q_proj"]
-    expected = nn.Linear if layout == "float32" else nn.QuantizedLinear
-    assert type(q_proj) is expected
-    dtypes = {v.dtype for _, v in tree_flatten(loaded.model.parameters())}
-    assert mx.float16 not in dtypes  # on the CPU every half-precision array became float32
+    # a model this small fits a quarter of memory as float32, so auto unpacks it on a CPU
+    assert type(q_proj) is nn.Linear
+    assert {v.dtype for _, v in tree_flatten(loaded.model.parameters())} == {mx.float32}
     np.testing.assert_allclose(_logits(loaded), _logits(as_stored), atol=2e-3, rtol=1e-2)
 
 

@@ -25,6 +25,9 @@ import sys
 from pathlib import Path
 
 QUESTION = "Tell me a long story about a dog who learns to sail."
+# ~400 prompt tokens for the prefill rate: a page of text to summarise
+_DAY = "On day {} the dog sailed the small boat past the lighthouse and back again."
+LONG = "Summarise this. " + " ".join(_DAY.format(i) for i in range(24))
 
 _MLXFN_WORKER = r"""
 import json, sys, time
@@ -36,8 +39,8 @@ spec = mlxfn.ModelSpec(source=path, served_name="m", weights=layout)
 engine = run_io(mlxfn.start_engine(spec)).unwrap()
 model = engine.loaded
 no_end = {str(t): -100 for t in model.eos_token_ids}  # decode exactly `tokens` tokens
-def once(n):
-    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": sys.argv[4]}],
+def once(n, question):
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": question}],
                        "temperature": 0, "max_tokens": n, "logit_bias": no_end}).encode()
     request = mlxfn.parse_chat_request(body).unwrap()
     plan = mlxfn.plan_chat(request, model.tokenizer, engine.limits, model.name).unwrap()
@@ -48,10 +51,13 @@ def once(n):
         if isinstance(event, Finished):
             count = event.usage.completion_tokens
     return len(plan.prompt), start, first, time.perf_counter(), count
-once(8)
-prompt, start, first, end, count = once(tokens)
+once(8, "Hello!")  # warm-up on another prompt: nothing of the measured ones is cached
+prompt, start, first, end, count = once(tokens, sys.argv[4])
+long_prompt, long_start, long_first, _, _ = once(1, sys.argv[5])
 print(json.dumps({"prompt_tokens": prompt, "ttft_s": first - start, "tokens": count,
-                  "decode_tps": (count - 1) / (end - first)}))
+                  "decode_tps": (count - 1) / (end - first),
+                  "long_prompt_tokens": long_prompt,
+                  "prefill_tps": long_prompt / (long_first - long_start)}))
 engine.close()
 """
 
@@ -61,9 +67,10 @@ from llama_cpp import Llama
 path, threads, tokens = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 llm = Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=2048,
             verbose=False)
-messages = [{"role": "user", "content": sys.argv[4]}]
 no_end = {llm.token_eos(): -100.0, 0: -100.0}  # decode exactly `tokens` tokens
-def once(n):
+def once(n, question):
+    llm.reset()  # no prefix of an earlier prompt is reused
+    messages = [{"role": "user", "content": question}]
     start = time.perf_counter(); first = None; count = 0
     for chunk in llm.create_chat_completion(messages, temperature=0, max_tokens=n,
                                             stream=True, logit_bias=no_end):
@@ -71,10 +78,12 @@ def once(n):
             count += 1
             first = first or time.perf_counter()
     return start, first, time.perf_counter(), count
-once(8)
-start, first, end, count = once(tokens)
+once(8, "Hello!")
+start, first, end, count = once(tokens, sys.argv[4])
+long_start, long_first, _, _ = once(1, sys.argv[5])
 print(json.dumps({"ttft_s": first - start, "tokens": count,
-                  "decode_tps": (count - 1) / (end - first)}))
+                  "decode_tps": (count - 1) / (end - first),
+                  "long_ttft_s": long_first - long_start}))
 """
 
 
@@ -106,19 +115,29 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
     for round_ in range(args.rounds):
         for name, command in engines.items():
-            results[name].append(_run([*command, str(args.tokens), QUESTION]))
+            results[name].append(_run([*command, str(args.tokens), QUESTION, LONG]))
             print(f"round {round_ + 1} {name}: {results[name][-1]}", file=sys.stderr, flush=True)
     reference = results.get("llama.cpp")
     base = statistics.median(r["decode_tps"] for r in reference) if reference else None
     print(f"\n{args.gguf.name}, {args.tokens} tokens greedy, median of {args.rounds} rounds\n")
-    print("| engine | decode tok/s (median) | rounds | TTFT ms (median) | vs llama.cpp |")
-    print("| --- | --- | --- | --- | --- |")
+    # Both engines render the same chat template with the same tokenizer, so mlxfn's count of
+    # the long prompt's tokens is llama.cpp's too.
+    long_tokens = statistics.median(r["long_prompt_tokens"] for r in results["auto"])
+    print(f"long prompt: {long_tokens:.0f} tokens\n")
+    print("| engine | decode tok/s (median) | rounds | vs llama.cpp | TTFT ms | prefill tok/s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name, runs in results.items():
         tps = [r["decode_tps"] for r in runs]
         ttft = statistics.median(r["ttft_s"] for r in runs) * 1000
+        prefill = statistics.median(
+            r["prefill_tps"] if "prefill_tps" in r else long_tokens / r["long_ttft_s"] for r in runs
+        )
         ratio = f"{statistics.median(tps) / base:.2f}x" if base else "-"
         shown = ", ".join(f"{t:.1f}" for t in tps)
-        print(f"| {name} | {statistics.median(tps):.1f} | {shown} | {ttft:.0f} | {ratio} |")
+        print(
+            f"| {name} | {statistics.median(tps):.1f} | {shown} | {ratio} | {ttft:.0f} "
+            f"| {prefill:.0f} |"
+        )
 
 
 if __name__ == "__main__":

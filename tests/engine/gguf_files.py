@@ -94,6 +94,7 @@ def _metadata(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
         ),
         f"{arch}.attention.layer_norm_rms_epsilon": config["rms_norm_eps"],
         f"{arch}.rope.freq_base": config["rope_theta"],
+        **({f"{arch}.attention.key_length": config["head_dim"]} if "head_dim" in config else {}),
         "tokenizer.ggml.model": "gpt2",
         "tokenizer.ggml.pre": "gpt2",
         "tokenizer.ggml.tokens": tokens,

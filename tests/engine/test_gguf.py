@@ -55,6 +55,26 @@ def qwen2_model_dir(gqa_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     return folder
 
 
+@pytest.fixture(scope="module")
+def qwen3_model_dir(gqa_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen3 (q/k norms, a head size of its own) with the tiny tokenizer."""
+    from mlx_lm.models import qwen3
+
+    folder = tmp_path_factory.mktemp("models") / "qwen3"
+    shutil.copytree(gqa_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config |= {"model_type": "qwen3", "head_dim": 32}
+    mx.random.seed(7)
+    model = qwen3.Model(qwen3.ModelArgs.from_dict(config))
+    weights = {
+        k: v + 0.1 * mx.random.normal(v.shape) if "_norm" in k else v
+        for k, v in tree_flatten(model.parameters())
+    }
+    mx.save_safetensors(str(folder / "model.safetensors"), weights, metadata={"format": "mlx"})
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 def _load(source: Path, weights: WeightLayout = "quantized") -> LoadedModel:
     return run_io(load_model(ModelSpec(source=str(source), weights=weights))).unwrap()
 
@@ -72,7 +92,9 @@ def _failure(source: Path) -> ModelLoadFailed:
     return failed
 
 
-@pytest.mark.parametrize("folder_fixture", ["tiny_model_dir", "gqa_model_dir", "qwen2_model_dir"])
+@pytest.mark.parametrize(
+    "folder_fixture", ["tiny_model_dir", "gqa_model_dir", "qwen2_model_dir", "qwen3_model_dir"]
+)
 def test_a_float_gguf_computes_what_its_folder_computes(
     folder_fixture: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -261,3 +283,21 @@ def test_a_missing_file_is_a_load_failure(tmp_path: Path) -> None:
 )
 def test_tensor_names_round_trip(name: str) -> None:
     assert module_name(gguf_name(name)) == name
+
+
+@pytest.mark.parametrize("command", ["serve", "info"])
+def test_the_cli_names_an_unreadable_type_in_one_line(
+    command: str, tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlxfn.cli import main
+    from tests.conftest import free_port
+
+    gguf = write_quantized_gguf(tiny_model_dir, tmp_path / "k.gguf", "Q8_0", embedding="Q6_K")
+    argv = ["info", str(gguf)] if command == "info" else ["--model", str(gguf)]
+    if command == "serve":
+        argv += ["--port", str(free_port())]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "GGUF tensors MLX cannot read (1 Q6_K)" in lines[0]
+    assert "llama-quantize" in lines[0]

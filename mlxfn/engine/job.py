@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 class Job:
-    """A plan and where its events go; ``cancel`` frees its batch slot before the next step.
+    """A plan and where its events go; ``cancel`` gives up its place in the engine's queue at
+    once (``on_cancel``) and frees its batch slot before the next step.
 
     ``kv_bytes`` is the KV cache its prompt and longest completion can take; ``start_by`` and
     ``end_by`` are its deadlines on the ``time.monotonic`` clock (None: none).
@@ -31,6 +32,7 @@ class Job:
         kv_bytes: int = 0,
         start_by: float | None = None,
         end_by: float | None = None,
+        on_cancel: Callable[[Job], None] | None = None,
     ) -> None:
         self.id = job_id
         self.plan = plan
@@ -39,6 +41,9 @@ class Job:
         self.start_by = start_by
         self.end_by = end_by
         self._cancelled = threading.Event()
+        self._on_cancel = on_cancel
+        self._queued = True
+        self._queued_lock = threading.Lock()
 
     def fail(self, error: GenerationError) -> None:
         """Tell the client its generation failed; a client that is gone cannot be told."""
@@ -49,6 +54,16 @@ class Job:
 
     def cancel(self) -> None:
         self._cancelled.set()
+        if self._on_cancel is not None:
+            self._on_cancel(self)
+
+    def leave_queue(self) -> bool:
+        """Give up this job's place in the engine's count of pending requests: True the first
+        time only, so a job cancelled by its client and then dropped by the engine is
+        uncounted once."""
+        with self._queued_lock:
+            was, self._queued = self._queued, False
+            return was
 
     @property
     def cancelled(self) -> bool:

@@ -188,6 +188,9 @@ class Engine:
                 kv_bytes=kv_bytes,
                 start_by=None if config.queue_timeout is None else now + config.queue_timeout,
                 end_by=None if config.request_timeout is None else now + config.request_timeout,
+                # A request refused part-way cancels its other prompts' jobs; their places
+                # must be free for the client's retry at once, not after the next engine step.
+                on_cancel=self._leave_queue,
             )
             self._inbox.put(job)
         return IOSuccess(job)
@@ -348,9 +351,13 @@ class Engine:
     def _release(self, job: Job, *, admitted: bool = False) -> None:
         if admitted:
             self._reserved_kv -= job.kv_bytes
-        with self._pending_lock:
-            self._pending -= 1
-            self._pending_tokens -= len(job.plan.prompt)
+        self._leave_queue(job)
+
+    def _leave_queue(self, job: Job) -> None:
+        if job.leave_queue():
+            with self._pending_lock:
+                self._pending -= 1
+                self._pending_tokens -= len(job.plan.prompt)
 
 
 def settle() -> None:

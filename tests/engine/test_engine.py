@@ -374,6 +374,31 @@ def test_a_job_cancelled_before_it_starts_sends_nothing(engine: Engine) -> None:
     assert never.empty()
 
 
+def test_a_cancelled_job_leaves_the_queue_at_once(engine: Engine) -> None:
+    """Its place is free before the engine thread looks again, so a client that cancels (or a
+    request refused part-way) can be answered by the next submit at once."""
+    gate = threading.Event()
+    held: queue.SimpleQueue[Event] = queue.SimpleQueue()
+
+    def holding_sink(event: Event) -> None:
+        held.put(event)
+        if not gate.is_set():
+            gate.wait(TIMEOUT_S)
+
+    submit(engine, make_plan(engine, max_tokens=5), holding_sink)
+    assert isinstance(next_event(held), Delta)  # the engine thread now waits in the sink
+    queued = submit(engine, make_plan(engine, max_tokens=5), queue.SimpleQueue().put)
+    assert engine.pending == 2
+    queued.cancel()
+    assert engine.pending == 1  # while the engine thread is still held
+    queued.cancel()  # a second cancel, and the engine's own drop later, count nothing more
+    gate.set()
+    drain(held)
+    assert wait_until(lambda: engine.pending == 0)
+    time.sleep(0.1)
+    assert engine.pending == 0
+
+
 def test_overloaded_when_the_queue_is_full(own_engine: Callable[[EngineConfig], Engine]) -> None:
     small = own_engine(EngineConfig(max_pending=1))
     gate = threading.Event()

@@ -16,14 +16,17 @@ from mlxfn.domain.errors import (
     BodyTooLarge,
     ContextLengthExceeded,
     EngineFailed,
+    HostNotAllowed,
     InvalidRequest,
     MethodNotAllowed,
     ModelNotFound,
+    OriginNotAllowed,
     Overloaded,
     RouteNotFound,
     TimedOut,
     Unauthorized,
     Unavailable,
+    UnsupportedMediaType,
 )
 from mlxfn.domain.events import Completion, Delta, Finished, ResponseMeta, Usage
 from mlxfn.domain.messages import (
@@ -145,12 +148,15 @@ completions = st.builds(
 api_errors: st.SearchStrategy[ApiError] = st.one_of(
     st.builds(InvalidRequest, message=texts, param=names, code=names),
     st.builds(Unauthorized, st.booleans()),
+    st.builds(HostNotAllowed, texts),
+    st.builds(OriginNotAllowed, texts),
     st.builds(ModelNotFound, texts),
     st.builds(ContextLengthExceeded, prompt_tokens=counts, max_tokens=counts, limit=counts),
     st.builds(Overloaded, counts),
     st.builds(RouteNotFound, texts, texts),
     st.builds(MethodNotAllowed, texts, texts),
     st.builds(BodyTooLarge, counts),
+    st.builds(UnsupportedMediaType, texts),
     st.builds(Unavailable, texts),
     st.builds(TimedOut, st.sampled_from(["queue", "total"]), st.floats(0, 1e6)),
     st.builds(EngineFailed, texts),

@@ -24,6 +24,20 @@ class Unauthorized:
 
 
 @attrs.frozen
+class HostNotAllowed:
+    """A ``Host`` this server does not answer: what a DNS-rebinding page sends."""
+
+    host: str
+
+
+@attrs.frozen
+class OriginNotAllowed:
+    """A web page of another origin, not one ``--cors-origins`` allows, sent the request."""
+
+    origin: str
+
+
+@attrs.frozen
 class ModelNotFound:
     model: str
 
@@ -61,6 +75,13 @@ class BodyTooLarge:
 
 
 @attrs.frozen
+class UnsupportedMediaType:
+    """A JSON route's body sent as something other than ``application/json`` (``""``: none)."""
+
+    content_type: str
+
+
+@attrs.frozen
 class Unavailable:
     """The server cannot serve right now (the engine stopped or is shutting down)."""
 
@@ -85,12 +106,15 @@ class EngineFailed:
 ApiError = (
     InvalidRequest
     | Unauthorized
+    | HostNotAllowed
+    | OriginNotAllowed
     | ModelNotFound
     | ContextLengthExceeded
     | Overloaded
     | RouteNotFound
     | MethodNotAllowed
     | BodyTooLarge
+    | UnsupportedMediaType
     | Unavailable
     | TimedOut
     | EngineFailed
@@ -111,12 +135,16 @@ def error_status(err: ApiError) -> int:
             return 400
         case Unauthorized():
             return 401
+        case HostNotAllowed() | OriginNotAllowed():
+            return 403
         case ModelNotFound() | RouteNotFound():
             return 404
         case MethodNotAllowed():
             return 405
         case BodyTooLarge():
             return 413
+        case UnsupportedMediaType():
+            return 415
         case Overloaded():
             return 429
         case EngineFailed():

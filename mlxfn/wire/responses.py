@@ -13,14 +13,17 @@ from mlxfn.domain.errors import (
     BodyTooLarge,
     ContextLengthExceeded,
     EngineFailed,
+    HostNotAllowed,
     InvalidRequest,
     MethodNotAllowed,
     ModelNotFound,
+    OriginNotAllowed,
     Overloaded,
     RouteNotFound,
     TimedOut,
     Unauthorized,
     Unavailable,
+    UnsupportedMediaType,
 )
 from mlxfn.domain.events import (
     Completion,
@@ -67,6 +70,24 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
                 "'Authorization: Bearer YOUR_KEY'"
             )
             return message, "invalid_request_error", None, "invalid_api_key"
+        case HostNotAllowed(host=host):
+            return (
+                f"Host '{host}' is not allowed: without an API key this server answers only "
+                "requests addressed to its own address or a loopback name (localhost, "
+                "127.0.0.1, [::1]), so that a web page cannot reach it through DNS rebinding; "
+                "start it with --allowed-hosts NAME to allow another name",
+                "invalid_request_error",
+                None,
+                "host_not_allowed",
+            )
+        case OriginNotAllowed(origin=origin):
+            return (
+                f"Origin '{origin}' is not allowed: requests from other web pages are refused; "
+                "start the server with --cors-origins ORIGIN to allow a page's origin",
+                "invalid_request_error",
+                None,
+                "origin_not_allowed",
+            )
         case ModelNotFound(model=model):
             return (
                 f"The model '{model}' does not exist or is not served here",
@@ -107,6 +128,14 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
                 "invalid_request_error",
                 None,
                 "request_too_large",
+            )
+        case UnsupportedMediaType(content_type=given):
+            sent = f"got '{given}'" if given else "none was sent"
+            return (
+                f"The body must be sent with Content-Type: application/json ({sent})",
+                "invalid_request_error",
+                None,
+                "unsupported_media_type",
             )
         case Unavailable(reason=reason):
             return f"Service unavailable: {reason}", "server_error", None, "service_unavailable"

@@ -258,6 +258,8 @@ def header_sets(draw: st.DrawFn, *, authorized: bool = False) -> dict[str, str]:
     headers = {name: draw(choices[name]) for name in chosen}
     if authorized or "Authorization" not in headers:  # mostly past the key check, to go deeper
         headers["Authorization"] = f"Bearer {KEY}"
+    if "Content-Type" not in headers:  # mostly JSON too: anything else is a 415 at the door
+        headers["Content-Type"] = "application/json"
     return headers
 
 

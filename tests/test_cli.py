@@ -114,6 +114,8 @@ def test_parse_config_maps_every_flag() -> None:
             "1024",
             "--cors-origins",
             " http://a.test, http://b.test ,",
+            "--allowed-hosts",
+            "llm.lan, 192.168.1.5,",
             "--log-level",
             "debug",
         ]
@@ -123,7 +125,12 @@ def test_parse_config_maps_every_flag() -> None:
             source="mlx-community/Qwen3-0.6B-4bit", served_name="qwen", context_length=2048
         ),
         engine=EngineConfig(max_pending=3, default_max_tokens=64),
-        server=ServerConfig(cors_origins=("http://a.test", "http://b.test"), max_body_bytes=1024),
+        server=ServerConfig(
+            cors_origins=("http://a.test", "http://b.test"),
+            bound_host="0.0.0.0",
+            allowed_hosts=frozenset({"llm.lan", "192.168.1.5"}),
+            max_body_bytes=1024,
+        ),
         host="0.0.0.0",
         port=9001,
         log_level="debug",
@@ -132,6 +139,11 @@ def test_parse_config_maps_every_flag() -> None:
 
 def test_cors_star_is_kept() -> None:
     assert parse_config(["--model", "m", "--cors-origins", "*"]).server.cors_origins == ("*",)
+
+
+def test_allowed_hosts_default_to_none_and_star_is_kept() -> None:
+    assert parse_config(["--model", "m"]).server.allowed_hosts == frozenset()
+    assert parse_config(["--model", "m", "--allowed-hosts", "*"]).server.allowed_hosts == {"*"}
 
 
 @pytest.mark.parametrize(
@@ -143,6 +155,7 @@ def test_cors_star_is_kept() -> None:
         ["--model", "m", "--context-length", "-5"],
         ["--model", "m", "--max-pending", "0"],
         ["--model", "m", "--log-level", "loud"],
+        ["--model", "m", "--allowed-hosts", "http://llm.lan"],  # a URL, not a host name
     ],
 )
 def test_bad_flags_exit_2_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import importlib
-import ipaddress
 import logging
 import signal
 import socket
@@ -50,6 +49,7 @@ from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.load_progress import load_progress, weights_bytes
 from mlxfn.server.app import make_app
+from mlxfn.server.cross_site import ANY, is_loopback
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S, drain
 
 log = logging.getLogger("mlxfn")
@@ -187,22 +187,6 @@ async def serve(
         await runner.cleanup()
 
 
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach ``host``.
-
-    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost")
-    (True, True, True)
-    >>> is_loopback("0.0.0.0"), is_loopback("192.168.1.5"), is_loopback("example.com")
-    (False, False, False)
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost: it may resolve anywhere
-        return False
-
-
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -227,6 +211,14 @@ def run(config: Config) -> int:
         print(
             f"mlxfn: WARNING: serving on {config.host} with no API key (--insecure): anyone who "
             "can reach this address can use the model",
+            file=sys.stderr,
+            flush=True,
+        )
+    if ANY in config.server.allowed_hosts and not config.server.api_keys:
+        print(
+            "mlxfn: WARNING: --allowed-hosts '*' with no API key: any web page this machine's "
+            "browser opens can use the model, by pointing a name of its own at this address "
+            "(DNS rebinding)",
             file=sys.stderr,
             flush=True,
         )

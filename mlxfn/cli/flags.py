@@ -156,6 +156,17 @@ def _key_file(text: str) -> tuple[str, ...]:
     return keys
 
 
+def _host_names(text: str) -> frozenset[str]:
+    """Comma-separated host names or addresses, or ``*``: not URLs, which is the easy slip."""
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if "/" in name or any(c.isspace() for c in name):
+            raise argparse.ArgumentTypeError(
+                f"takes host names such as llm.lan or 192.168.1.5, not {name!r}"
+            )
+    return names
+
+
 def _port(text: str) -> int:
     value = _integer(text, "a port number from 0 to 65535")
     if not 0 <= value <= 65535:
@@ -258,7 +269,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--cors-origins",
         default="",
         metavar="ORIGINS",
-        help="comma-separated origins allowed by CORS, or '*' (default: none)",
+        help="comma-separated origins allowed by CORS, or '*' (default: none); requests "
+        "from other web pages are refused with 403",
+    )
+    http.add_argument(
+        "--allowed-hosts",
+        type=_host_names,
+        default=frozenset(),
+        metavar="NAMES",
+        help="comma-separated names clients may address the server by (its Host header), "
+        "beyond the --host address and localhost, 127.0.0.1, [::1]; '*' allows any; "
+        "without an API key others get 403 (default: none)",
     )
     http.add_argument(
         "--reasoning-field",
@@ -494,6 +515,8 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
         ),
         server=ServerConfig(
             cors_origins=origins,
+            bound_host=args.host,
+            allowed_hosts=args.allowed_hosts,
             max_body_bytes=args.max_body_bytes,
             api_keys=frozenset(keys - {""}),
             reasoning_field=args.reasoning_field,

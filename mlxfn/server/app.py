@@ -13,6 +13,7 @@ from mlxfn.engine.thread import Engine
 from mlxfn.os_threads import name_os_thread
 from mlxfn.server import handlers
 from mlxfn.server.auth import require_api_key
+from mlxfn.server.cross_site import refuse_cross_site
 from mlxfn.server.drain import refuse_while_draining
 from mlxfn.server.keys import (
     CONFIG,
@@ -45,7 +46,14 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     """The OpenAI-compatible app over a started engine. The caller owns the engine's lifetime."""
     config = config or ServerConfig()
     app = web.Application(
-        middlewares=[request_ids, openai_errors, refuse_while_draining, require_api_key],
+        # The key check comes before the cross-site one: a wrong key is a 401, whatever else.
+        middlewares=[
+            request_ids,
+            openai_errors,
+            refuse_while_draining,
+            require_api_key,
+            refuse_cross_site,
+        ],
         client_max_size=config.max_body_bytes,
     )
     app[ENGINE] = engine

@@ -97,4 +97,6 @@ def serve_in_background(
     ``run_io(serve_in_background(engine)).unwrap().base_url`` is what to give
     ``openai.OpenAI(base_url=... + "/v1")``.
     """
-    return _start(engine, config or ServerConfig(), host, port)
+    # The bound address is one a request may name in its Host.
+    config = attrs.evolve(config or ServerConfig(), bound_host=host)
+    return _start(engine, config, host, port)

@@ -20,6 +20,10 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 @attrs.frozen(kw_only=True)
 class ServerConfig:
     cors_origins: tuple[str, ...] = ()
+    # The address the server listens on: a request may name it in its Host, as it may a
+    # loopback name or one of allowed_hosts ("*": any), unless api_keys are set.
+    bound_host: str = "127.0.0.1"
+    allowed_hosts: frozenset[str] = frozenset()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Keys a client may send as "Authorization: Bearer KEY"; none means no authentication.
     api_keys: frozenset[str] = frozenset()

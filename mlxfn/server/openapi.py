@@ -625,8 +625,11 @@ def _response_schemas() -> dict[str, JSON]:
 _ERROR_WHY: Final[dict[int, str]] = {
     400: "invalid request, or prompt plus completion longer than the context",
     401: "a missing or wrong API key (only when the server has keys)",
+    403: "a Host the server does not answer (without API keys: the bound address, a loopback "
+    "name or --allowed-hosts), or an Origin other than its own and --cors-origins",
     404: "the model is not served here",
     413: "the body is larger than the server's limit",
+    415: "the body is not sent as Content-Type: application/json",
     429: "the queue is full; retry after Retry-After seconds",
     500: "an internal error; details go to the server's log only",
     503: "the engine has stopped, the server is draining for shutdown, or a deadline passed",
@@ -676,7 +679,7 @@ def _paths() -> JSON:
         "/v1/chat/completions": {
             "post": _operation(
                 "Create chat completion",
-                {"200": chat_ok, **_errors(400, 401, 404, 413, 429, 500, 503)},
+                {"200": chat_ok, **_errors(400, 401, 403, 404, 413, 415, 429, 500, 503)},
                 request="ChatBody",
                 protected=True,
             )
@@ -684,7 +687,7 @@ def _paths() -> JSON:
         "/v1/completions": {
             "post": _operation(
                 "Create completion",
-                {"200": text_ok, **_errors(400, 401, 404, 413, 429, 500, 503)},
+                {"200": text_ok, **_errors(400, 401, 403, 404, 413, 415, 429, 500, 503)},
                 request="CompletionBody",
                 protected=True,
             )
@@ -693,7 +696,7 @@ def _paths() -> JSON:
             "get": _operation(
                 "List models",
                 {"200": {"description": "the served model", "content": _json("ModelList")}}
-                | _errors(401, 503),
+                | _errors(401, 403, 503),
                 protected=True,
             )
         },
@@ -704,7 +707,7 @@ def _paths() -> JSON:
             "get": _operation(
                 "Retrieve model",
                 {"200": {"description": "the served model", "content": _json("Model")}}
-                | _errors(401, 404, 503),
+                | _errors(401, 403, 404, 503),
                 protected=True,
             ),
         },
@@ -712,7 +715,7 @@ def _paths() -> JSON:
             "post": _operation(
                 "Tokenize",
                 {"200": {"description": "the token ids", "content": _json("TokenCount")}}
-                | _errors(400, 401, 404, 413, 500, 503),
+                | _errors(400, 401, 403, 404, 413, 415, 500, 503),
                 request="TokenizeBody",
                 protected=True,
             )
@@ -726,7 +729,8 @@ def _paths() -> JSON:
                         "description": "the engine has stopped, or the server is draining",
                         "content": _json("Health"),
                     },
-                },
+                }
+                | _errors(403),
             )
         },
         "/metrics": {
@@ -737,13 +741,15 @@ def _paths() -> JSON:
                         "description": "Prometheus text exposition format",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     }
-                },
+                }
+                | _errors(403),
             )
         },
         "/openapi.json": {
             "get": _operation(
                 "OpenAPI document",
-                {"200": {"description": "this document", "content": {"application/json": {}}}},
+                {"200": {"description": "this document", "content": {"application/json": {}}}}
+                | _errors(403),
             )
         },
     }

@@ -31,7 +31,8 @@ async def client(aiohttp_client: ClientFactory, engine: Engine) -> Client:
 async def _raw_post(client: Client, path: str, headers: dict[str, str], body: bytes) -> bytes:
     """Send the head, pause so the handler is already reading, then send the body."""
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    head = [f"POST {path} HTTP/1.1", "Host: test", "Connection: close"]
+    host = f"{client.server.host}:{client.server.port}"
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
     head += [f"{name}: {value}" for name, value in headers.items()]
     head.append(f"Content-Length: {len(body)}")
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode())

@@ -23,6 +23,7 @@ from tests.server.helpers import chat_body
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 Client = TestClient[web.Request, web.Application]
 CHAT = "/v1/chat/completions"
+JSON_TYPE = {"Content-Type": "application/json"}
 PROMPT = "count the metrics, please"
 
 
@@ -73,7 +74,7 @@ async def test_metrics_count_routes_tokens_and_timings(client: Client) -> None:
     async with client.post(CHAT, json=stream) as response:
         assert response.status == 200
         await response.read()
-    assert (await client.post(CHAT, data=b"{not json")).status == 400
+    assert (await client.post(CHAT, data=b"{not json", headers=JSON_TYPE)).status == 400
     assert (await client.get("/v1/models")).status == 200
     assert (await client.get("/v1/models/nope")).status == 404
     assert (await client.get("/no/such/route")).status == 404
@@ -195,7 +196,7 @@ async def test_errors_are_logged_without_tokens_and_paths_are_quoted(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="mlxfn.access")
-    await client.post(CHAT, data=b"[]", headers={"X-Request-ID": "access-400"})
+    await client.post(CHAT, data=b"[]", headers={**JSON_TYPE, "X-Request-ID": "access-400"})
     await client.get("/odd%20path%0Aid=forged", headers={"X-Request-ID": "access-404"})
     (bad,) = _access_lines(caplog, "access-400")
     assert _fields(bad)["status"] == "400"

@@ -266,6 +266,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="largest request body accepted (default: %(default)s)",
     )
     http.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="serve no chat page at / (default: a chat page for this server's models)",
+    )
+    http.add_argument(
         "--cors-origins",
         default="",
         metavar="ORIGINS",
@@ -520,6 +525,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
             max_body_bytes=args.max_body_bytes,
             api_keys=frozenset(keys - {""}),
             reasoning_field=args.reasoning_field,
+            ui=not args.no_ui,
         ),
         host=args.host,
         port=args.port,

@@ -27,6 +27,7 @@ from mlxfn.server.keys import (
 from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
+from mlxfn.server.ui import add_ui_routes
 
 
 async def _tokenizer_pool(app: web.Application) -> AsyncIterator[None]:
@@ -73,6 +74,8 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         app.router.add_get("/metrics", handlers.metrics),
         app.router.add_get("/openapi.json", handlers.openapi),
     ]
+    if config.ui:
+        routes.append(add_ui_routes(app))
     if config.cors_origins:
         options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
             allow_headers="*", expose_headers=("X-Request-ID",), max_age=600

@@ -29,6 +29,8 @@ class ServerConfig:
     api_keys: frozenset[str] = frozenset()
     # The message field for a reasoning model's thinking: clients disagree on its name.
     reasoning_field: str = DEFAULT_REASONING_FIELD
+    # The chat page at "/" (``--no-ui`` turns it off).
+    ui: bool = True
 
 
 ENGINE: Final = web.AppKey("engine", Engine)
@@ -41,5 +43,7 @@ REQUEST_ID: Final = web.RequestKey("request_id", str)
 DRAINING: Final = web.AppKey("draining", asyncio.Event)
 METRICS: Final = web.AppKey("metrics", Metrics)
 TRACE: Final = web.RequestKey("trace", Trace)
+# Set when a stream's reader went away before its end: logged and counted as 499.
+CLIENT_LEFT: Final = web.RequestKey("client_left", bool)
 # Engine events reach the event loop through one mailbox (see mailbox.py).
 MAILBOX: Final = web.AppKey("mailbox", Mailbox)

@@ -19,7 +19,7 @@ from mlxfn.domain.errors import (
     MethodNotAllowed,
     RouteNotFound,
 )
-from mlxfn.server.keys import CONFIG, METRICS, REQUEST_ID, TRACE
+from mlxfn.server.keys import CLIENT_LEFT, CONFIG, METRICS, REQUEST_ID, TRACE
 from mlxfn.server.metrics import UNMATCHED_ROUTE, Trace, build_record, render_access_line
 from mlxfn.server.responses import error_response
 
@@ -42,7 +42,9 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     status = 499  # stays so if the client goes away mid-request
     try:
         response = await handler(request)
-        status = response.status
+        # A stream cut short by its reader shows 499 whichever way aiohttp noticed: a
+        # cancelled handler never gets here, a failed write returns the prepared 200.
+        status = 499 if request.get(CLIENT_LEFT) else response.status
         return response
     finally:  # a stream has ended by now: its handler returns after the last event
         _record(request, trace, status)

@@ -28,6 +28,7 @@ from mlxfn.domain.messages import ToolCall
 from mlxfn.pipeline.completion import finish_reason_of
 from mlxfn.pipeline.markup import TextPiece
 from mlxfn.pipeline.reading import PLAIN_READING, OutputPiece, OutputReader, OutputReading
+from mlxfn.server.keys import CLIENT_LEFT
 from mlxfn.wire.responses import (
     JSON,
     StreamMeta,
@@ -77,6 +78,7 @@ async def stream_events(
             if writer.done:
                 break
     except ConnectionResetError:  # the client left; the caller cancels its generations
+        request[CLIENT_LEFT] = True
         return response
     await response.write_eof()
     return response

@@ -340,6 +340,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="the most max_tokens a request may ask for (default: the room in the context)",
     )
     limits.add_argument(
+        "--max-output-tokens",
+        type=_positive,
+        metavar="N",
+        help="every reply's output is capped at N tokens: a larger max_tokens is clamped, not "
+        "refused, and the reply ends with finish_reason length (default: no cap)",
+    )
+    limits.add_argument(
         "--max-pending-tokens",
         type=_positive,
         metavar="N",
@@ -508,6 +515,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
             max_pending_tokens=args.max_pending_tokens,
             default_max_tokens=args.max_tokens_default,
             max_completion_tokens=args.max_completion_tokens,
+            max_output_tokens=args.max_output_tokens,
             max_prompt_tokens=args.max_prompt_tokens,
             max_messages=args.max_messages,
             queue_timeout=args.queue_timeout,

@@ -26,6 +26,9 @@ class Limits:
     context_length: int = attrs.field(validator=attrs.validators.ge(1))
     default_max_tokens: int = attrs.field(validator=attrs.validators.ge(1))
     max_completion_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
+    # Unlike max_completion_tokens, which refuses a larger max_tokens, this clamps it: agent
+    # clients ask for 32k tokens on every turn and must get a shorter answer, not a 400.
+    max_output_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_prompt_tokens: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_messages: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_choices: int = attrs.field(default=DEFAULT_MAX_CHOICES, validator=attrs.validators.ge(1))
@@ -156,8 +159,9 @@ def build_plan(
             )
         )
     room = limits.context_length - count
+    clamp = limits.max_output_tokens
     if request.max_tokens is not None:
-        wanted = request.max_tokens.value
+        wanted = request.max_tokens.value if clamp is None else min(request.max_tokens.value, clamp)
         if wanted > room:
             return Failure(ContextLengthExceeded(count, wanted, limits.context_length, param))
         max_tokens = wanted
@@ -165,7 +169,7 @@ def build_plan(
         if room < 1:
             return Failure(ContextLengthExceeded(count, 1, limits.context_length, param))
         cap = limits.max_completion_tokens or limits.default_max_tokens
-        max_tokens = min(limits.default_max_tokens, cap, room)
+        max_tokens = min(limits.default_max_tokens, cap, room, clamp or room)
     return Success(
         GenerationPlan(
             prompt=prompt.token_ids,

@@ -126,3 +126,19 @@ def test_the_default_completion_never_passes_the_cap() -> None:
 
 def test_without_caps_only_the_context_limits() -> None:
     assert check_request_limits(with_max_tokens(10_000), LIMITS).unwrap() is None
+
+
+def test_the_output_cap_clamps_a_larger_max_tokens_instead_of_refusing_it() -> None:
+    # An agent asks for 32000 tokens with a prompt that leaves far less room: it gets the cap.
+    limits = attrs.evolve(LIMITS, max_output_tokens=12)
+    assert check_request_limits(with_max_tokens(32_000), limits).unwrap() is None
+    assert build_plan(with_max_tokens(32_000), prompt_of(80), limits).unwrap().max_tokens == 12
+    assert build_plan(with_max_tokens(5), prompt_of(80), limits).unwrap().max_tokens == 5
+    assert build_plan(REQUEST, prompt_of(80), limits).unwrap().max_tokens == 12
+
+
+def test_the_output_cap_still_leaves_the_context_check() -> None:
+    limits = attrs.evolve(LIMITS, max_output_tokens=30)
+    assert build_plan(with_max_tokens(32_000), prompt_of(80), limits) == Failure(
+        ContextLengthExceeded(prompt_tokens=80, max_tokens=30, limit=100)
+    )

@@ -393,3 +393,9 @@ def test_no_model_serves_the_default_model(start_server: StartServer) -> None:
     assert ids == [DEFAULT_MODEL_NAME]
     output = server.stop()
     assert f"serving model '{DEFAULT_MODEL_NAME}'" in output
+
+
+def test_model_aliases_reach_the_limits() -> None:
+    config = parse_config(["--model", "./m", "--model-alias", "claude-x", "--model-alias", "*"])
+    assert config.engine.model_aliases == frozenset({"claude-x", "*"})
+    assert parse_config(["--model", "./m"]).engine.model_aliases == frozenset()

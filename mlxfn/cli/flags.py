@@ -248,6 +248,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     _add_model_flags(model)
     model.add_argument(
+        "--model-alias",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another model id requests may use for the served model (repeatable); '*' "
+        "answers to any id, for clients that insist on their own model names",
+    )
+    model.add_argument(
         "--served-model-name",
         metavar="NAME",
         help="the id clients use (default: the folder name, file name or hub id; "
@@ -516,6 +524,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
             default_max_tokens=args.max_tokens_default,
             max_completion_tokens=args.max_completion_tokens,
             max_output_tokens=args.max_output_tokens,
+            model_aliases=frozenset(args.model_alias),
             max_prompt_tokens=args.max_prompt_tokens,
             max_messages=args.max_messages,
             queue_timeout=args.queue_timeout,

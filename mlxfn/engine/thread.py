@@ -73,6 +73,7 @@ class EngineConfig:
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     max_completion_tokens: int | None = None
     max_output_tokens: int | None = None
+    model_aliases: frozenset[str] = frozenset()
     max_prompt_tokens: int | None = None
     max_messages: int | None = None
     queue_timeout: float | None = None
@@ -135,6 +136,7 @@ class Engine:
             default_max_tokens=self.config.default_max_tokens,
             max_completion_tokens=self.config.max_completion_tokens,
             max_output_tokens=self.config.max_output_tokens,
+            model_aliases=self.config.model_aliases,
             max_prompt_tokens=self.config.max_prompt_tokens,
             max_messages=self.config.max_messages,
             max_choices=min(DEFAULT_MAX_CHOICES, self.config.max_batch),

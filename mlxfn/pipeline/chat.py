@@ -19,13 +19,18 @@ from mlxfn.pipeline.reading import OutputReading, build_reading
 from mlxfn.pipeline.tool_grammar import CallFormat, build_tool_grammar
 
 
-def check_model(served: str, model: ModelName | None) -> Result[None, ApiError]:
-    """Only the served model answers; any other name is a 404, as OpenAI does.
+def check_model(
+    served: str, model: ModelName | None, aliases: frozenset[str] = frozenset()
+) -> Result[None, ApiError]:
+    """Only the served model answers, by its name or an alias (``*``: any name); any other
+    name is a 404, as OpenAI does.
 
     >>> check_model("tiny", ModelName("gpt-4"))
     <Failure: ModelNotFound(model='gpt-4')>
+    >>> check_model("tiny", ModelName("gpt-4"), frozenset({"gpt-4"}))
+    <Success: None>
     """
-    if model is None or model.value == served:
+    if model is None or model.value == served or model.value in aliases or "*" in aliases:
         return Success(None)
     return Failure(ModelNotFound(model.value))
 
@@ -56,7 +61,7 @@ def plan_chat(
         )
 
     return flow(
-        check_model(served, request.model),
+        check_model(served, request.model, limits.model_aliases),
         bind(limits_of),
         bind(prompt_of),
         bind(plan_of),

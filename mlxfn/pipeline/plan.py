@@ -33,6 +33,9 @@ class Limits:
     max_messages: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
     max_choices: int = attrs.field(default=DEFAULT_MAX_CHOICES, validator=attrs.validators.ge(1))
     vocab_size: int | None = attrs.field(default=None, validator=_OPTIONAL_POSITIVE)
+    # Other names a request may give the served model ("*": any), for clients that send a
+    # model id of their own choosing (agent CLIs ask for their vendor's model names).
+    model_aliases: frozenset[str] = frozenset()
 
 
 @attrs.frozen(kw_only=True)

@@ -76,7 +76,8 @@ def plan_text_completion(
     def plans(_: None) -> Result[TextCompletionPlan, ApiError]:
         return _plan_prompts(request, tokenizer, limits)
 
-    return flow(check_model(served, request.model), bind(caps), bind(plans))
+    checked = check_model(served, request.model, limits.model_aliases)
+    return flow(checked, bind(caps), bind(plans))
 
 
 def _plan_prompts(

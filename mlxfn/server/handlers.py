@@ -273,7 +273,8 @@ async def list_models(request: web.Request) -> web.Response:
 async def get_model(request: web.Request) -> web.Response:
     loaded = request.app[ENGINE].loaded
     model_id = request.match_info["model_id"]
-    if model_id != loaded.name:
+    aliases = request.app[ENGINE].limits.model_aliases
+    if model_id != loaded.name and model_id not in aliases and "*" not in aliases:
         return error_response(ModelNotFound(model_id))
     return json_response(render_model(loaded.name, loaded.created))
 
@@ -312,7 +313,7 @@ def _count(body: bytes, engine: Engine) -> Result[object, ApiError]:
     loaded = engine.loaded
 
     def prompt_of(req: TokenizeRequest) -> Result[Prompt, ApiError]:
-        checked = check_model(loaded.name, req.model)
+        checked = check_model(loaded.name, req.model, engine.limits.model_aliases)
         if isinstance(req.text, str):
             text = req.text
             return checked.bind(lambda _: build_text_prompt(text, loaded.tokenizer))

@@ -10,6 +10,7 @@ quantizers produce the same Q4_0/Q4_1/Q8_0 blocks llama.cpp does.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,27 @@ def permute(weight: np.ndarray, heads: int) -> np.ndarray:
     )
 
 
+def llama3_rope_freqs(config: dict[str, Any]) -> np.ndarray:
+    """``LlamaModel.generate_extra_tensors`` of llama.cpp's converter: Llama 3's rope scaling
+    as one factor per rotated pair, the scaling parameters themselves not kept."""
+    scaling = config["rope_scaling"]
+    dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+    freqs = 1.0 / (config["rope_theta"] ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    factor, old = scaling["factor"], scaling["original_max_position_embeddings"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    factors = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < old / high:
+            factors.append(1.0)
+        elif wavelen > old / low:
+            factors.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            factors.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(factors, dtype=np.float32)
+
+
 def _tensors(folder: Path, config: dict[str, Any]) -> dict[str, np.ndarray]:
     weights = mx.load(str(folder / "model.safetensors"))
     assert isinstance(weights, dict)
@@ -65,6 +87,8 @@ def _tensors(folder: Path, config: dict[str, Any]) -> dict[str, np.ndarray]:
         elif arch == "llama" and name.endswith("k_proj.weight"):
             value = permute(value, kv_heads)
         out[gguf_name(name)] = value
+    if config.get("rope_scaling", {}).get("rope_type") == "llama3":
+        out["rope_freqs.weight"] = llama3_rope_freqs(config)
     return out
 
 

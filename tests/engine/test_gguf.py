@@ -75,6 +75,23 @@ def qwen3_model_dir(gqa_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     return folder
 
 
+@pytest.fixture(scope="module")
+def llama3_model_dir(gqa_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The GQA Llama with Llama 3's rope scaling, whose long wavelengths turn 8 times slower."""
+    folder = tmp_path_factory.mktemp("models") / "llama3"
+    shutil.copytree(gqa_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["rope_scaling"] = {
+        "rope_type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 def _load(source: Path, weights: WeightLayout = "quantized") -> LoadedModel:
     return run_io(load_model(ModelSpec(source=str(source), weights=weights))).unwrap()
 
@@ -93,7 +110,8 @@ def _failure(source: Path) -> ModelLoadFailed:
 
 
 @pytest.mark.parametrize(
-    "folder_fixture", ["tiny_model_dir", "gqa_model_dir", "qwen2_model_dir", "qwen3_model_dir"]
+    "folder_fixture",
+    ["tiny_model_dir", "gqa_model_dir", "qwen2_model_dir", "qwen3_model_dir", "llama3_model_dir"],
 )
 def test_a_float_gguf_computes_what_its_folder_computes(
     folder_fixture: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -301,3 +319,13 @@ def test_the_cli_names_an_unreadable_type_in_one_line(
     assert len(lines) == 1, lines
     assert "GGUF tensors MLX cannot read (1 Q6_K)" in lines[0]
     assert "llama-quantize" in lines[0]
+
+
+def test_a_rope_freqs_tensor_that_is_not_llama3s_is_refused(
+    llama3_model_dir: Path, tmp_path: Path
+) -> None:
+    gguf = write_float_gguf(llama3_model_dir, tmp_path / "odd.gguf")
+    weights, metadata = mx.load(str(gguf), return_metadata=True)
+    weights["rope_freqs.weight"] = weights["rope_freqs.weight"] * 1.5
+    mx.save_gguf(str(gguf), weights, metadata)
+    assert "rope_freqs tensor that is not Llama 3's" in _failure(gguf).reason

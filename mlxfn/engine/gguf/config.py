@@ -9,9 +9,10 @@ rows so that its interleaved rope applies, so the same weights run here with
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -126,23 +127,63 @@ def quantization_of(weights: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | 
     return quantization
 
 
+# Llama 3.x's published rope scaling, which llama.cpp's converter turns into a rope_freqs
+# tensor without keeping the parameters: low and high frequency factors, original context.
+_LLAMA3_SCALINGS = ((1.0, 4.0, 8192),)
+
+
+def llama3_rope_factors(
+    base: float, dims: int, factor: float, *, low: float, high: float, original: int
+) -> list[float]:
+    """The ``rope_freqs`` llama.cpp's converter writes for Llama 3 rope scaling: per rotated
+    pair, how much slower it turns (1 for short wavelengths, ``factor`` for long ones).
+
+    >>> [round(f, 2) for f in llama3_rope_factors(500000.0, 8, 8.0, low=1, high=4, original=8192)]
+    [1.0, 1.0, 2.69, 8.0]
+    """
+    out = []
+    for i in range(0, dims, 2):
+        wavelength = 2 * math.pi * base ** (i / dims)
+        if wavelength < original / high:
+            out.append(1.0)
+        elif wavelength > original / low:
+            out.append(factor)
+        else:
+            smooth = (original / wavelength - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return out
+
+
+def llama3_scaling_of(rope_freqs: Sequence[float], base: float, dims: int) -> dict[str, Any] | None:
+    """mlx-lm's ``rope_scaling`` for a ``rope_freqs`` tensor, if it is Llama 3's."""
+    factor = max(rope_freqs)
+    for low, high, original in _LLAMA3_SCALINGS:
+        expected = llama3_rope_factors(base, dims, factor, low=low, high=high, original=original)
+        if len(expected) == len(rope_freqs) and all(
+            math.isclose(a, b, rel_tol=1e-4) for a, b in zip(expected, rope_freqs, strict=True)
+        ):
+            return {
+                "rope_type": "llama3",
+                "factor": factor,
+                "low_freq_factor": low,
+                "high_freq_factor": high,
+                "original_max_position_embeddings": original,
+            }
+    return None
+
+
 def config_of(
-    metadata: Mapping[str, Any], tensor_names: Iterable[str]
+    metadata: Mapping[str, Any],
+    tensor_names: Iterable[str],
+    rope_freqs: Sequence[float] | None = None,
 ) -> Result[dict[str, Any], GgufUnsupported]:
-    """The mlx-lm ``config.json`` for a file's metadata (scalars as Python values), or why the
-    file cannot be served."""
+    """The mlx-lm ``config.json`` for a file's metadata (scalars as Python values) and its
+    ``rope_freqs`` tensor if it has one, or why the file cannot be served."""
     names = frozenset(tensor_names)
     arch = str(metadata.get("general.architecture", ""))
     if arch not in _ARCHITECTURES:
         return Failure(
             GgufUnsupported(f"GGUF architecture {arch or '(none)'!r}", _UNSUPPORTED_HINT)
-        )
-    if "rope_freqs.weight" in names:
-        return Failure(
-            GgufUnsupported(
-                "Llama 3 rope scaling (the rope_freqs tensor) in a GGUF file",
-                "serve the model's MLX or Hugging Face folder with --model DIR",
-            )
         )
     scaling = metadata.get(f"{arch}.rope.scaling.type")
     if scaling not in (None, "none", "linear"):
@@ -161,6 +202,19 @@ def config_of(
         return Failure(
             GgufUnsupported("a GGUF file without its model dimensions", _UNSUPPORTED_HINT)
         )
+    llama3 = None
+    if "rope_freqs.weight" in names:
+        dims = _int(metadata, key("rope.dimension_count")) or hidden // heads
+        base = float(metadata.get(key("rope.freq_base"), 10000.0))
+        llama3 = llama3_scaling_of(rope_freqs, base, dims) if rope_freqs else None
+        if llama3 is None:
+            return Failure(
+                GgufUnsupported(
+                    "a rope_freqs tensor that is not Llama 3's rope scaling, in a GGUF file",
+                    "serve the model's MLX or Hugging Face folder with --model DIR",
+                )
+            )
+
     tokens = metadata.get("tokenizer.ggml.tokens") or ()
     config: dict[str, Any] = {
         "model_type": arch,
@@ -184,6 +238,8 @@ def config_of(
     if scaling == "linear":
         factor = float(metadata.get(key("rope.scaling.factor"), 1.0))
         config["rope_scaling"] = {"type": "linear", "factor": factor}
+    if llama3 is not None:
+        config["rope_scaling"] = llama3
     if eos := _eos_ids(metadata):
         config["eos_token_id"] = eos
     if (bos := _int(metadata, "tokenizer.ggml.bos_token_id")) is not None:

@@ -73,7 +73,11 @@ def _tensor_types(path: Path) -> dict[str, str]:
 def _write_folder(
     path: Path, weights: Mapping[str, Any], metadata: Mapping[str, Any], folder: Path
 ) -> Result[None, GgufUnsupported]:
-    return config_of(metadata, weights.keys()).map(
+    import mlx.core as mx
+
+    freqs = weights.get("rope_freqs.weight")
+    rope_freqs = None if freqs is None else [float(f) for f in freqs.astype(mx.float32).tolist()]
+    return config_of(metadata, weights.keys(), rope_freqs).map(
         lambda config: _write(path, weights, metadata, config, folder)
     )
 

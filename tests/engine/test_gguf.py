@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import mlx.core as mx
 import numpy as np
@@ -329,3 +330,60 @@ def test_a_rope_freqs_tensor_that_is_not_llama3s_is_refused(
     weights["rope_freqs.weight"] = weights["rope_freqs.weight"] * 1.5
     mx.save_gguf(str(gguf), weights, metadata)
     assert "rope_freqs tensor that is not Llama 3's" in _failure(gguf).reason
+
+
+def _sentencepiece_gguf(out: Path) -> Path:
+    """A Llama with a SentencePiece-style vocabulary as llama.cpp stores one (``llama``
+    tokenizer model: pieces with "▁" for spaces, scores instead of merges, byte fallback)."""
+    from mlx_lm.models import llama
+
+    pieces = ["▁", "h", "e", "l", "o", "w", "r", "d", "el", "lo", "▁h", "or", "ld", "▁w"]
+    pieces += ["ello", "▁hello", "orld", "▁world"]
+    tokens = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256)), *pieces]
+    types = [2, 3, 3, *([6] * 256), *([1] * len(pieces))]
+    scores = [0.0, 0.0, 0.0, *([0.0] * 256), *(-float(i) for i in range(len(pieces), 0, -1))]
+    config = {
+        "model_type": "llama",
+        "hidden_size": 64,
+        "num_hidden_layers": 1,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "rms_norm_eps": 1e-5,
+        "vocab_size": len(tokens),
+        "max_position_embeddings": 256,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": True,
+    }
+    model = llama.Model(llama.ModelArgs.from_dict(config))
+    arrays = {gguf_name(k): v for k, v in tree_flatten(model.parameters())}
+    metadata: dict[str, Any] = {
+        "general.architecture": "llama",
+        "llama.context_length": mx.array(256, dtype=mx.uint32),
+        "llama.embedding_length": mx.array(64, dtype=mx.uint32),
+        "llama.block_count": mx.array(1, dtype=mx.uint32),
+        "llama.feed_forward_length": mx.array(128, dtype=mx.uint32),
+        "llama.attention.head_count": mx.array(4, dtype=mx.uint32),
+        "llama.attention.layer_norm_rms_epsilon": mx.array(1e-5, dtype=mx.float32),
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.scores": mx.array(scores, dtype=mx.float32),
+        "tokenizer.ggml.token_type": mx.array(types, dtype=mx.int32),
+        "tokenizer.ggml.bos_token_id": mx.array(1, dtype=mx.uint32),
+        "tokenizer.ggml.eos_token_id": mx.array(2, dtype=mx.uint32),
+        "tokenizer.ggml.unknown_token_id": mx.array(0, dtype=mx.uint32),
+    }
+    mx.save_gguf(str(out), arrays, metadata)
+    return out
+
+
+def test_a_sentencepiece_style_vocabulary_tokenizes_as_llama_cpp_would(tmp_path: Path) -> None:
+    loaded = _load(_sentencepiece_gguf(tmp_path / "spm.gguf"))
+    tokenizer = loaded.tokenizer
+    ids = tokenizer.encode("hello world")
+    assert tokenizer.convert_ids_to_tokens(ids) == ["<s>", "▁hello", "▁world"]  # BOS, as llama.cpp
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "hello world"
+    accented = tokenizer.encode("hé", add_special_tokens=False)  # é is not a piece: its bytes
+    assert tokenizer.convert_ids_to_tokens(accented) == ["▁h", "<0xC3>", "<0xA9>"]
+    assert tokenizer.decode(accented) == "hé"
+    assert loaded.eos_token_ids == frozenset({2})

@@ -29,7 +29,7 @@ from mlxfn.engine.thread import (
 )
 from mlxfn.engine.weights import WEIGHT_LAYOUTS, WeightLayout
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
-from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, ServerConfig
+from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_STORE_SIZE, ServerConfig
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
 
 PROG = "python -m mlxfn"
@@ -272,6 +272,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         metavar="N",
         help="largest request body accepted (default: %(default)s)",
+    )
+    http.add_argument(
+        "--response-store-size",
+        type=_positive,
+        default=DEFAULT_RESPONSE_STORE_SIZE,
+        metavar="N",
+        help="Responses API responses kept in memory for GET and previous_response_id; the "
+        "least recently used go first, and none survive a restart (default: %(default)s)",
     )
     http.add_argument(
         "--no-ui",
@@ -543,6 +551,7 @@ def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
             api_keys=frozenset(keys - {""}),
             reasoning_field=args.reasoning_field,
             ui=not args.no_ui,
+            response_store_size=args.response_store_size,
         ),
         host=args.host,
         port=args.port,

@@ -43,6 +43,14 @@ class ModelNotFound:
 
 
 @attrs.frozen
+class ResponseNotFound:
+    """No stored response has this id: never stored, deleted, evicted, or from before a restart."""
+
+    response_id: str
+    param: str | None = None  # the request field that named it (None: the URL's path)
+
+
+@attrs.frozen
 class ContextLengthExceeded:
     prompt_tokens: int
     max_tokens: int
@@ -109,6 +117,7 @@ ApiError = (
     | HostNotAllowed
     | OriginNotAllowed
     | ModelNotFound
+    | ResponseNotFound
     | ContextLengthExceeded
     | Overloaded
     | RouteNotFound
@@ -137,7 +146,7 @@ def error_status(err: ApiError) -> int:
             return 401
         case HostNotAllowed() | OriginNotAllowed():
             return 403
-        case ModelNotFound() | RouteNotFound():
+        case ModelNotFound() | RouteNotFound() | ResponseNotFound():
             return 404
         case MethodNotAllowed():
             return 405

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mlxfn.engine.thread import Engine
 from mlxfn.os_threads import name_os_thread
-from mlxfn.server import handlers
+from mlxfn.server import handlers, responses_api
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.cross_site import refuse_cross_site
 from mlxfn.server.drain import refuse_while_draining
@@ -27,6 +27,7 @@ from mlxfn.server.keys import (
 from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
+from mlxfn.server.response_store import RESPONSE_STORE, ResponseStore
 from mlxfn.server.ui import add_ui_routes
 
 
@@ -61,12 +62,16 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     app[CONFIG] = config
     app[DRAINING] = asyncio.Event()
     app[METRICS] = Metrics(engine)
+    app[RESPONSE_STORE] = ResponseStore(config.response_store_size)
     app.cleanup_ctx.append(_tokenizer_pool)
     app.on_startup.append(_mailbox)
     app.on_response_prepare.append(echo_request_id)
     routes = [
         app.router.add_post("/v1/chat/completions", handlers.chat_completions),
         app.router.add_post("/v1/completions", handlers.text_completions),
+        app.router.add_post("/v1/responses", responses_api.create_response),
+        app.router.add_get("/v1/responses/{response_id}", responses_api.retrieve_response),
+        app.router.add_delete("/v1/responses/{response_id}", responses_api.delete_response),
         app.router.add_get("/v1/models", handlers.list_models),
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
         app.router.add_post("/v1/tokenize", handlers.tokenize),

@@ -15,6 +15,7 @@ from mlxfn.server.metrics import Metrics, Trace
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_RESPONSE_STORE_SIZE = 1000
 
 
 @attrs.frozen(kw_only=True)
@@ -31,6 +32,8 @@ class ServerConfig:
     reasoning_field: str = DEFAULT_REASONING_FIELD
     # The chat page at "/" (``--no-ui`` turns it off).
     ui: bool = True
+    # How many Responses API responses are kept for GET and previous_response_id (0: none).
+    response_store_size: int = DEFAULT_RESPONSE_STORE_SIZE
 
 
 ENGINE: Final = web.AppKey("engine", Engine)

@@ -19,6 +19,7 @@ from mlxfn.domain.errors import (
     ModelNotFound,
     OriginNotAllowed,
     Overloaded,
+    ResponseNotFound,
     RouteNotFound,
     TimedOut,
     Unauthorized,
@@ -94,6 +95,14 @@ def _error_fields(err: ApiError) -> tuple[str, str, str | None, str | None]:
                 "invalid_request_error",
                 "model",
                 "model_not_found",
+            )
+        case ResponseNotFound(response_id=response_id, param=param):
+            return (
+                f"No response with id '{response_id}' is stored here (responses are kept in "
+                "memory only, for a bounded number, and only when sent with store: true)",
+                "invalid_request_error",
+                param,
+                "response_not_found",
             )
         case ContextLengthExceeded(
             prompt_tokens=prompt, max_tokens=max_tokens, limit=limit, param=param

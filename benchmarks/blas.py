@@ -35,7 +35,14 @@ def openblas_paths() -> tuple[str, ...]:
 
 
 def find_openblas() -> str | None:
-    return next((p for p in openblas_paths() if os.path.exists(p)), None)
+    """A system OpenBLAS, else the pip wheel's (``ngsolve-openblas``), which mlxfn itself finds
+    too: the copy ``mlxfn.blas_wheel`` patches to load beside MLX's libgfortran."""
+    found = next((p for p in openblas_paths() if os.path.exists(p)), None)
+    if found is None:
+        from mlxfn.blas_wheel import wheel_openblas
+
+        found, _ = wheel_openblas()
+    return found
 
 
 @dataclass(frozen=True)

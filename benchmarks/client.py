@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,7 @@ class Target:
     name: str
     base_url: str  # http://127.0.0.1:PORT
     model: str  # the id to send as "model"
+    body_extra: Mapping[str, Any] = field(default_factory=dict)  # more fields for every body
 
 
 def _body(target: Target, messages: Sequence[Message], max_tokens: int, stream: bool) -> bytes:
@@ -43,6 +44,7 @@ def _body(target: Target, messages: Sequence[Message], max_tokens: int, stream: 
         "max_tokens": max_tokens,
         "temperature": 0,
         "stream": stream,
+        **target.body_extra,
     }
     if stream:
         body["stream_options"] = {"include_usage": True}

@@ -12,7 +12,13 @@ from benchmarks.servers import Memory
 from benchmarks.workload import Scenario
 
 CEILING = "ceiling"
-SYSTEM_LABELS = {"mlxfn": "mlxfn", "mlx_lm": "mlx_lm", CEILING: "ceil"}
+SYSTEM_LABELS = {
+    "mlxfn": "mlxfn",
+    "mlx_lm": "mlx_lm",
+    "llama_cpp": "llama.cpp",
+    "mlxfn_gguf": "mlxfn-gguf",
+    CEILING: "ceil",
+}
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,11 @@ def summaries(
 def render_table(variants: Sequence[VariantResults], systems: Sequence[str]) -> str:
     """One table: a row per scenario (per model variant), a column group per measure."""
     labels = [SYSTEM_LABELS.get(s, s) for s in systems]
+    versus = ["mlx_lm", *(["llama_cpp"] if "llama_cpp" in systems else []), CEILING]
     header = [
         "scenario",
         *(f"tok/s {label}" for label in labels),
-        "mlxfn/mlx_lm",
-        "mlxfn/ceil",
+        *(f"mlxfn/{SYSTEM_LABELS[s]}" for s in versus),
         *(f"TTFT50 {label}" for label in labels),
         *(f"TTFT95 {label}" for label in labels),
         *(f"fig {label}" for label in labels),
@@ -100,8 +106,7 @@ def render_table(variants: Sequence[VariantResults], systems: Sequence[str]) -> 
                 [
                     name + (f" ({errors} errors)" if errors else ""),
                     *(_num(tps[s]) for s in systems),
-                    _ratio(tps.get("mlxfn", math.nan), tps.get("mlx_lm", math.nan)),
-                    _ratio(tps.get("mlxfn", math.nan), tps.get(CEILING, math.nan)),
+                    *(_ratio(tps.get("mlxfn", math.nan), tps.get(s, math.nan)) for s in versus),
                     *(_ms(g.ttft_p50_s) if g else "—" for g in got),
                     *(_ms(g.ttft_p95_s) if g else "—" for g in got),
                     *(_figure(scenario, g) for g in got),
@@ -178,17 +183,28 @@ def render_checks(variant: VariantResults, systems: Sequence[str]) -> list[str]:
                 break
     if sizes:
         lines.append("prompt tokens (first request, as the server counted): " + ", ".join(sizes))
-    same = total = 0
+    servers = [s for s in systems if s != CEILING]
+    for other in servers[1:]:
+        lines.extend(_agreement(variant, servers[0], other))
+    return lines
+
+
+def _agreement(variant: VariantResults, a: str, b: str) -> list[str]:
+    """Whether two servers' greedy replies to the same requests match, text and token count."""
+    same = same_count = total = 0
     for by_system in variant.results.values():
-        a, b = by_system.get("mlxfn", ()), by_system.get("mlx_lm", ())
-        for rep_a, rep_b in zip(a, b, strict=False):
+        for rep_a, rep_b in zip(by_system.get(a, ()), by_system.get(b, ()), strict=False):
             for ra, rb in zip(rep_a.requests, rep_b.requests, strict=False):
                 if ra.error is None and rb.error is None:
                     total += 1
                     same += ra.text == rb.text
-    if total:
-        lines.append(f"greedy outputs identical between mlxfn and mlx_lm: {same}/{total} requests")
-    return lines
+                    same_count += ra.output_tokens == rb.output_tokens
+    if not total:
+        return []
+    return [
+        f"greedy outputs identical between {a} and {b}: {same}/{total} requests; "
+        f"same output token count: {same_count}/{total}"
+    ]
 
 
 def _clean(value: Any) -> Any:

@@ -24,6 +24,7 @@ from benchmarks.client import Target, make_session, run_repetition, send_chat
 from benchmarks.measure import RepetitionResult, repetition_from_dict
 from benchmarks.model import (
     FULL_SHAPE,
+    MODELS_DIR,
     QUICK_SHAPE,
     SMALL_SHAPE,
     ModelShape,
@@ -39,7 +40,14 @@ from benchmarks.report import (
     render_memory,
     render_table,
 )
-from benchmarks.servers import REPO_ROOT, SERVER_NAMES, Memory, ServerProcess
+from benchmarks.servers import (
+    DEFAULT_SERVERS,
+    GGUF_SERVERS,
+    REPO_ROOT,
+    SERVER_NAMES,
+    Memory,
+    ServerProcess,
+)
 from benchmarks.workload import (
     DEFAULT_SCENARIOS,
     QUICK_PROMPT_SCALE,
@@ -56,6 +64,7 @@ from benchmarks.workload import (
 )
 
 SIZES: dict[str, ModelShape] = {"small": SMALL_SHAPE, "realistic": FULL_SHAPE}
+DEFAULT_CHARTS_DIR = REPO_ROOT / "benchmarks" / "charts"
 VARIANTS = ("f32", "q4")
 
 
@@ -74,6 +83,8 @@ class Options:
     env: dict[str, str]
     server_args: dict[str, tuple[str, ...]]
     json_path: Path | None
+    llama_python: str | None
+    charts_dir: Path | None
 
 
 def _comma_list(known: Sequence[str]) -> Any:
@@ -123,8 +134,14 @@ def parse_options(argv: Sequence[str]) -> Options:
     parser.add_argument(
         "--servers",
         type=_comma_list(SERVER_NAMES),
-        default=SERVER_NAMES,
-        help="comma list from: mlxfn,mlx_lm (default: both)",
+        default=DEFAULT_SERVERS,
+        help="comma list from: mlxfn,mlx_lm,llama_cpp,mlxfn_gguf (default: mlxfn,mlx_lm); "
+        "llama_cpp and mlxfn_gguf serve an F32 GGUF copy of the model",
+    )
+    parser.add_argument(
+        "--llama-python",
+        metavar="PATH",
+        help="an interpreter with llama-cpp-python[server] installed (needed for llama_cpp)",
     )
     parser.add_argument(
         "--no-ceiling", action="store_true", help="skip the in-process mlx-lm ceiling"
@@ -167,8 +184,21 @@ def parse_options(argv: Sequence[str]) -> Options:
         help="environment for both servers and the ceiling (repeatable)",
     )
     parser.add_argument("--json", type=Path, dest="json_path", help="write results here")
+    parser.add_argument(
+        "--charts",
+        type=Path,
+        metavar="DIR",
+        help=f"write PNG charts here (default: {DEFAULT_CHARTS_DIR.relative_to(REPO_ROOT)} for "
+        "a full run, none with --quick)",
+    )
+    parser.add_argument("--no-charts", action="store_true", help="write no charts")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
+    if "llama_cpp" in args.servers and not args.llama_python:
+        parser.error("--servers llama_cpp needs --llama-python PATH")
+    charts_dir = None if args.no_charts else args.charts
+    if charts_dir is None and not quick and not args.no_charts:
+        charts_dir = DEFAULT_CHARTS_DIR
     return Options(
         quick=quick,
         repetitions=args.repetitions or (1 if quick else 3),
@@ -186,6 +216,8 @@ def parse_options(argv: Sequence[str]) -> Options:
             "mlx_lm": tuple(shlex.split(args.mlx_lm_args)),
         },
         json_path=args.json_path,
+        llama_python=args.llama_python,
+        charts_dir=charts_dir,
     )
 
 
@@ -215,6 +247,40 @@ def models_under_test(options: Options, blas: BlasSetting) -> list[ModelUnderTes
         ModelUnderTest(v, paths[v][0], f"{built.description}; {paths[v][1]}")
         for v in options.variants
     ]
+
+
+def gguf_copy(model: ModelUnderTest, work_dir: Path) -> Path | None:
+    """The model as an F32 GGUF file, written the way llama.cpp's converter writes one (q/k
+    permuted, gpt2-type tokenizer metadata, the chat template), for llama_cpp and mlxfn_gguf.
+    A generated model's copy is cached beside it in benchmarks/.models/. None for a quantized
+    model: llama.cpp could not read MLX's 4-bit layout, and a re-quantized file would differ."""
+    config = json.loads((model.path / "config.json").read_text())
+    if "quantization" in config:
+        return None
+    from tests.engine.gguf_files import write_float_gguf
+
+    cached = model.path.parent == MODELS_DIR
+    out = model.path.parent / f"{model.path.name}.gguf" if cached else work_dir / "model.gguf"
+    if not out.exists():
+        print(f"[bench] writing {out.name} (F32 GGUF) ...", flush=True)
+        partial = out.with_name(f".{out.stem}.partial.gguf")
+        write_float_gguf(model.path, partial)
+        _name_gpt2_pre_tokenizer(partial)
+        partial.rename(out)
+    return out
+
+
+def _name_gpt2_pre_tokenizer(path: Path) -> None:
+    """The test helper names GPT-2's pre-tokenizer ``gpt2``; llama.cpp knows it only as
+    ``gpt-2`` (what its converter writes; ``gpt2`` fails with "unknown pre-tokenizer type").
+    mlxfn reads either as GPT-2's byte-level regex."""
+    import mlx.core as mx
+
+    arrays, metadata = mx.load(str(path), return_metadata=True)
+    assert isinstance(arrays, dict)
+    if metadata.get("tokenizer.ggml.pre") == "gpt2":
+        metadata["tokenizer.ggml.pre"] = "gpt-2"
+        mx.save_gguf(str(path), arrays, metadata)
 
 
 def token_counter(model: Path) -> CountTokens:
@@ -329,19 +395,24 @@ async def run_servers(
     options: Options,
     count: CountTokens,
     log_dir: Path,
+    gguf: Path | None,
 ) -> SystemsRun:
     """Start every server, then run each repetition on each server in turn (rotating the order
     per repetition), so slow drift on a shared machine hits all servers alike."""
+    names = [n for n in options.servers if n not in GGUF_SERVERS or gguf is not None]
+    for skipped in sorted(set(options.servers) - set(names)):
+        print(f"[bench] {model.variant}: no GGUF copy of a quantized model; skipping {skipped}")
     servers = [
         ServerProcess(
             name,
-            model.path,
+            gguf if name in GGUF_SERVERS and gguf is not None else model.path,
             max_tokens=options.max_tokens,
             env=env,
             log_dir=log_dir,
             extra_args=options.server_args.get(name, ()),
+            llama_python=options.llama_python,
         )
-        for name in options.servers
+        for name in names
     ]
     results: dict[str, dict[str, list[RepetitionResult]]] = {
         s.name: {server.name: [] for server in servers} for s in scenarios
@@ -375,6 +446,21 @@ async def run_servers(
 # -- main --------------------------------------------------------------------------------------
 
 
+def git_commit() -> str:
+    """The checkout's short commit, with ``+dirty`` when tracked benchmark files differ."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", *argv], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (
+        "+dirty" if git("status", "--porcelain", "--untracked-files=no", "--", "benchmarks") else ""
+    )
+
+
 def _conversations(
     model: ModelUnderTest, scenarios: Sequence[Scenario], options: Options, count: CountTokens
 ) -> dict[str, list[Conversation]]:
@@ -395,6 +481,7 @@ def benchmark_model(
         scenarios = [scaled(s, QUICK_PROMPT_SCALE) for s in scenarios]
     count = token_counter(model.path)
     conversations = _conversations(model, scenarios, options, count)
+    gguf = gguf_copy(model, work_dir) if GGUF_SERVERS & set(options.servers) else None
     ceiling = SystemsRun({}, {}, {})
     if options.ceiling:
         ceiling = run_ceiling(
@@ -414,6 +501,7 @@ def benchmark_model(
             options=options,
             count=count,
             log_dir=work_dir,
+            gguf=gguf,
         )
     )
     results = {
@@ -440,6 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(args)
     started = time.monotonic()
     command = " ".join(["python -m benchmarks.bench", *map(shlex.quote, args)])
+    date, commit = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit()
     blas = resolve_blas(options.blas)
     env = {**blas.env, **options.env}  # --env wins
     models = models_under_test(options, blas)
@@ -474,23 +563,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in render_checks(variant, systems):
             print(f"{tag} {line}")
     print(f"elapsed: {elapsed:.0f}s")
+    config = {
+        "command": command,
+        "repetitions": options.repetitions,
+        "max_tokens": options.max_tokens,
+        "scenarios": list(options.scenarios),
+        "servers": list(options.servers),
+        "server_args": {k: list(v) for k, v in options.server_args.items()},
+        "ceiling": options.ceiling,
+        "blas": blas.description,
+        "env": env,
+        "quick": options.quick,
+        "llama_python": options.llama_python,
+        "date": date,
+        "commit": commit,
+    }
+    document = build_document(variants, config, table, elapsed)
     if options.json_path is not None:
-        config = {
-            "command": command,
-            "repetitions": options.repetitions,
-            "max_tokens": options.max_tokens,
-            "scenarios": list(options.scenarios),
-            "servers": list(options.servers),
-            "server_args": {k: list(v) for k, v in options.server_args.items()},
-            "ceiling": options.ceiling,
-            "blas": blas.description,
-            "env": env,
-            "quick": options.quick,
-        }
-        document = build_document(variants, config, table, elapsed)
         options.json_path.parent.mkdir(parents=True, exist_ok=True)
         options.json_path.write_text(json.dumps(document, indent=1))
         print(f"results written to {options.json_path}")
+    if options.charts_dir is not None:
+        try:
+            from benchmarks.charts import write_charts
+        except ImportError as exc:  # matplotlib is optional: pip install -e '.[bench]'
+            print(f"[bench] no charts ({exc}); install the bench extra: pip install -e '.[bench]'")
+        else:
+            for path in write_charts(document, options.charts_dir):
+                print(f"chart written to {path}")
     failed = any(
         rep.errors
         for variant in variants

@@ -19,7 +19,16 @@ import aiohttp
 from benchmarks.blas import loaded_blas
 from benchmarks.client import Target
 
-SERVER_NAMES = ("mlxfn", "mlx_lm")
+# llama_cpp: llama-cpp-python's OpenAI server (``python -m llama_cpp.server``) on a GGUF copy of
+# the model, run by another interpreter (--llama-python). mlxfn_gguf: mlxfn serving that same
+# GGUF file, a check that the file is faithful to the MLX folder.
+SERVER_NAMES = ("mlxfn", "mlx_lm", "llama_cpp", "mlxfn_gguf")
+DEFAULT_SERVERS = ("mlxfn", "mlx_lm")
+GGUF_SERVERS = frozenset({"llama_cpp", "mlxfn_gguf"})
+LLAMA_CPP_THREADS = 2
+# llama-cpp-python's server applies repeat_penalty 1.1 unless told otherwise, even at
+# temperature 0; the other servers apply none, so it is sent 1.0 to decode plain greedy.
+SERVER_BODY_EXTRA: dict[str, dict[str, float]] = {"llama_cpp": {"repeat_penalty": 1.0}}
 READY_TIMEOUT_S = 180.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,11 +40,18 @@ def free_port() -> int:
 
 
 def server_argv(
-    name: str, model: Path, port: int, max_tokens: int, extra: Sequence[str] = ()
+    name: str,
+    model: Path,
+    port: int,
+    max_tokens: int,
+    extra: Sequence[str] = (),
+    *,
+    llama_python: str | None = None,
 ) -> list[str]:
-    """The command line for a server; both get greedy defaults and the same token cap."""
+    """The command line for a server; all get greedy defaults and the same token cap (requests
+    always send max_tokens too). For llama_cpp and mlxfn_gguf, ``model`` is the GGUF file."""
     match name:
-        case "mlxfn":
+        case "mlxfn" | "mlxfn_gguf":
             return [
                 sys.executable,
                 *("-m", "mlxfn", "--model", str(model)),
@@ -50,6 +66,22 @@ def server_argv(
                 *("-m", "mlx_lm", "server", "--model", str(model)),
                 *("--host", "127.0.0.1", "--port", str(port)),
                 *("--max-tokens", str(max_tokens), "--temp", "0.0"),
+                *extra,
+            ]
+        case "llama_cpp":
+            if llama_python is None:
+                raise ValueError(
+                    "llama_cpp needs --llama-python (an interpreter with llama-cpp-python)"
+                )
+            # interrupt_requests (default true) would end a running stream early whenever
+            # another request waits; off, requests queue and each one runs to max_tokens.
+            return [
+                llama_python,
+                *("-m", "llama_cpp.server", "--model", str(model)),
+                *("--host", "127.0.0.1", "--port", str(port)),
+                *("--n_threads", str(LLAMA_CPP_THREADS)),
+                *("--n_threads_batch", str(LLAMA_CPP_THREADS)),
+                *("--n_ctx", "4096", "--interrupt_requests", "false"),
                 *extra,
             ]
         case _:
@@ -90,10 +122,13 @@ class ServerProcess:
         env: Mapping[str, str],
         log_dir: Path,
         extra_args: Sequence[str] = (),
+        llama_python: str | None = None,
     ) -> None:
         self.name = name
         self.port = free_port()
-        self.argv = server_argv(name, model, self.port, max_tokens, extra_args)
+        self.argv = server_argv(
+            name, model, self.port, max_tokens, extra_args, llama_python=llama_python
+        )
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -116,7 +151,8 @@ class ServerProcess:
         return "\n".join(text[-lines:])
 
     async def wait_ready(self, session: aiohttp.ClientSession) -> Target:
-        """Poll /health until it answers 200, then find the model id to send."""
+        """Poll /health until it answers 200 (GET /v1/models for a server without /health, such
+        as llama-cpp-python's, which answers 404 there), then find the model id to send."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
@@ -126,14 +162,23 @@ class ServerProcess:
                 )
             try:
                 async with session.get(f"{self.base_url}/health") as response:
-                    if response.status == 200:
-                        break
+                    status = response.status
+                if status == 404:
+                    async with session.get(f"{self.base_url}/v1/models") as response:
+                        status = response.status
+                if status == 200:
+                    break
             except aiohttp.ClientError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} not ready after {READY_TIMEOUT_S:.0f}s")
             await asyncio.sleep(0.25)
-        return Target(self.name, self.base_url, await self._model_id(session))
+        return Target(
+            self.name,
+            self.base_url,
+            await self._model_id(session),
+            SERVER_BODY_EXTRA.get(self.name, {}),
+        )
 
     async def _model_id(self, session: aiohttp.ClientSession) -> str:
         if self.name == "mlx_lm":

@@ -17,6 +17,7 @@ import attrs
 from mlxfn import __version__
 from mlxfn.domain.values import INT64_MAX, MAX_CHOICES
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES
+from mlxfn.server import openapi_responses
 from mlxfn.wire.bodies import (
     ROLE_OF_BODY,
     AssistantBody,
@@ -32,6 +33,7 @@ from mlxfn.wire.bodies import (
     ToolDefinitionBody,
 )
 from mlxfn.wire.codec import encode_json
+from mlxfn.wire.responses_api_bodies import ResponsesBody
 
 JSON = dict[str, Any]
 
@@ -182,6 +184,7 @@ _NULL_ONLY: Final[dict[type[Any], frozenset[str]]] = {
     ),
     AssistantBody: frozenset({"audio", "function_call"}),
     ToolDefinitionBody: frozenset({"custom"}),
+    **openapi_responses.NULL_ONLY,
 }
 _REJECTED: Final = frozenset({FunctionBody})  # the deprecated function role
 
@@ -231,6 +234,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
             _present("messages", {"type": "array"}),
         ]
     },
+    **openapi_responses.RULES,
 }
 _CHAT_DESCRIPTION = (
     "Every field OpenAI defines is listed. Fields mlxfn cannot honour (audio, web search, "
@@ -627,7 +631,7 @@ _ERROR_WHY: Final[dict[int, str]] = {
     401: "a missing or wrong API key (only when the server has keys)",
     403: "a Host the server does not answer (without API keys: the bound address, a loopback "
     "name or --allowed-hosts), or an Origin other than its own and --cors-origins",
-    404: "the model is not served here",
+    404: "the model is not served here, or no stored response has the id",
     413: "the body is larger than the server's limit",
     415: "the body is not sent as Content-Type: application/json",
     429: "the queue is full; retry after Retry-After seconds",
@@ -675,6 +679,18 @@ def _paths() -> JSON:
             "text/event-stream": {"schema": {"$ref": _REF + "TextCompletionEvent"}},
         },
     }
+    stored = {"response_id": "$response.body#/id"}
+    responses_ok = {
+        "description": "a Response, or its stream's typed server-sent events if stream is true",
+        "content": {
+            **_json("Response"),
+            "text/event-stream": {"schema": {"$ref": _REF + "ResponseEvent"}},
+        },
+        "links": {
+            "RetrieveResponse": {"operationId": "retrieve_response", "parameters": stored},
+            "DeleteResponse": {"operationId": "delete_response", "parameters": stored},
+        },
+    }
     return {
         "/v1/chat/completions": {
             "post": _operation(
@@ -691,6 +707,36 @@ def _paths() -> JSON:
                 request="CompletionBody",
                 protected=True,
             )
+        },
+        "/v1/responses": {
+            "post": _operation(
+                "Create response",
+                {"200": responses_ok, **_errors(400, 401, 403, 404, 413, 415, 429, 500, 503)},
+                request="ResponsesBody",
+                protected=True,
+            )
+        },
+        "/v1/responses/{response_id}": {
+            "parameters": [
+                {
+                    "name": "response_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": openapi_responses.RESPONSE_ID},
+                }
+            ],
+            "get": _operation(
+                "Retrieve response",
+                {"200": {"description": "the stored response", "content": _json("Response")}}
+                | _errors(401, 403, 404, 503),
+                protected=True,
+            ),
+            "delete": _operation(
+                "Delete response",
+                {"200": {"description": "it was deleted", "content": _json("ResponseDeleted")}}
+                | _errors(401, 403, 404, 503),
+                protected=True,
+            ),
         },
         "/v1/models": {
             "get": _operation(
@@ -765,17 +811,24 @@ def build_openapi(model: str | None = None) -> JSON:
     >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
     ['tiny']
     """
-    ranges = dict(_RANGES)
+    ranges = dict(_RANGES) | openapi_responses.body_ranges(_CHAT_RANGES)
     if model is not None:
         served = {"enum": [model], "description": "the served model's id"}
         ranges[ChatBody] = {**_CHAT_RANGES, "model": {"type": "string", **served}}
         ranges[CompletionBody] = {**_COMPLETION_RANGES, "model": {"type": "string", **served}}
         ranges[TokenizeBody] = {**_RANGES[TokenizeBody], "model": served}
+        ranges[ResponsesBody] = {**ranges[ResponsesBody], "model": {"type": "string", **served}}
     schemas = _Schemas(ranges)
     chat = schemas.component(ChatBody)["$ref"]
     schemas.components[chat.removeprefix(_REF)]["description"] = _CHAT_DESCRIPTION
     completion = schemas.component(CompletionBody)["$ref"]
     schemas.components[completion.removeprefix(_REF)]["description"] = _COMPLETION_DESCRIPTION
+    responses = schemas.component(ResponsesBody)["$ref"]
+    responses_body = schemas.components[responses.removeprefix(_REF)]
+    responses_body["description"] = openapi_responses.DESCRIPTION
+    responses_body["examples"] = [openapi_responses.example_body(model)]
+    for item in openapi_responses.ITEM_BODIES:  # input's items, named in its anyOf
+        schemas.component(item)
     tokenize = schemas.component(TokenizeBody)["$ref"]
     schemas.components[tokenize.removeprefix(_REF)]["description"] = (
         "send exactly one of text or messages; messages are counted as the chat template "
@@ -791,7 +844,11 @@ def build_openapi(model: str | None = None) -> JSON:
         },
         "paths": _paths(),
         "components": {
-            "schemas": {**schemas.components, **_response_schemas()},
+            "schemas": {
+                **schemas.components,
+                **_response_schemas(),
+                **openapi_responses.response_schemas(),
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

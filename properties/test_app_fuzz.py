@@ -147,6 +147,7 @@ _SUCCESS_SCHEMA = {
     "/health": "Health",
     "/v1/chat/completions": "ChatCompletion",
     "/v1/completions": "TextCompletion",
+    "/v1/responses": "Response",
 }
 _CHUNK_SCHEMA = {
     "/v1/chat/completions": "ChatCompletionChunk",
@@ -185,6 +186,21 @@ def _check_stream(body: bytes, chunk: str = "ChatCompletionChunk") -> None:
         raise AssertionError(f"the engine failed mid-stream: {events[-1]!r}")
 
 
+def _check_responses_stream(body: bytes) -> None:
+    """The Responses stream: named events numbered from 0, ending with the Response's end."""
+    frames = body.split(b"\n\n")
+    assert frames[-1] == b"", body[-200:]
+    events = []
+    for frame in frames[:-1]:
+        name, data = frame.split(b"\n")
+        event = orjson.loads(data.removeprefix(b"data: "))
+        assert name == b"event: " + event["type"].encode()
+        _validate(event, "ResponseStreamEvent")
+        events.append(event)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] in ("response.completed", "response.incomplete"), events[-1]
+
+
 def check_reply(reply: Reply) -> None:
     """A well-formed success, or a 4xx whose body is exactly OpenAI's error body."""
     event(f"{reply.status} {reply.content_type.split(';')[0]}")  # --hypothesis-show-statistics
@@ -201,7 +217,9 @@ def check_reply(reply: Reply) -> None:
     route = urllib.parse.urlsplit(reply.path).path
     if reply.method == "OPTIONS":  # a CORS preflight that passed
         return
-    if reply.content_type.startswith("text/event-stream"):
+    if reply.content_type.startswith("text/event-stream") and route == "/v1/responses":
+        _check_responses_stream(reply.body)
+    elif reply.content_type.startswith("text/event-stream"):
         assert route in _CHUNK_SCHEMA, route
         _check_stream(reply.body, _CHUNK_SCHEMA[route])
     elif route == "/metrics":
@@ -211,6 +229,10 @@ def check_reply(reply: Reply) -> None:
         assert orjson.loads(reply.body) == _DOCUMENT
     elif route.startswith("/v1/models/"):
         _validate(orjson.loads(reply.body), "Model")
+    elif route.startswith("/v1/responses/") and reply.method == "DELETE":
+        _validate(orjson.loads(reply.body), "ResponseDeleted")
+    elif route.startswith("/v1/responses/"):
+        _validate(orjson.loads(reply.body), "Response")
     else:
         _validate(orjson.loads(reply.body), _SUCCESS_SCHEMA[route])
 
@@ -398,6 +420,8 @@ _ROUTES = [
     f"/v1/models/{MODEL}",
     "/v1/models/other",
     "/v1/tokenize",
+    "/v1/responses",
+    "/v1/responses/resp_0",
     "/health",
     "/metrics",
     "/openapi.json",
@@ -467,6 +491,88 @@ def test_any_method_path_and_headers(
     live: LiveApp, method: str, target: str, headers: dict[str, str], body: bytes | None
 ) -> None:
     check_reply(live.send(method, target, headers, body))
+
+
+response_items = st.one_of(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "system", "assistant", "tool"]) | json_values},
+        optional={
+            "content": st.text(max_size=20)
+            | st.lists(
+                st.fixed_dictionaries(
+                    {"type": st.sampled_from(["input_text", "output_text", "input_image"])},
+                    optional={"text": st.text(max_size=10) | json_values},
+                ),
+                max_size=2,
+            )
+            | json_values,
+            "type": st.just("message") | json_values,
+        },
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["function_call", "function_call_output", "reasoning", "x"])},
+        optional={
+            "call_id": st.text(max_size=8) | json_values,
+            "name": st.sampled_from(["f", "a b"]) | json_values,
+            "arguments": st.just("{}") | json_values,
+            "output": st.text(max_size=10) | json_values,
+        },
+    ),
+    json_values,
+)
+responses_fields: dict[str, st.SearchStrategy[Any]] = {
+    "model": st.just(MODEL) | json_values,
+    "input": st.text(max_size=20) | st.lists(response_items, max_size=3) | json_values,
+    "instructions": st.text(max_size=20) | json_values,
+    "max_output_tokens": st.integers(-1, 8) | json_values,
+    "temperature": st.floats(-1, 3, allow_nan=False) | json_values,
+    "top_p": st.floats(-1, 2, allow_nan=False) | json_values,
+    "stream": st.booleans() | json_values,
+    "store": st.booleans() | json_values,
+    "previous_response_id": st.just("resp_0") | json_values,
+    "tools": st.lists(
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(["function", "web_search"])},
+            optional={"name": st.sampled_from(["f", "g", "a b"]), "parameters": json_values},
+        ),
+        max_size=2,
+    )
+    | json_values,
+    "tool_choice": st.sampled_from(["none", "auto", "required"])
+    | st.fixed_dictionaries({"type": st.just("function"), "name": st.sampled_from(["f", "x"])})
+    | json_values,
+    "text": st.fixed_dictionaries(
+        {},
+        optional={
+            "format": st.fixed_dictionaries(
+                {"type": st.sampled_from(["text", "json_object", "json_schema", "xml"])},
+                optional={"name": st.just("p") | json_values, "schema": json_values},
+            )
+            | json_values
+        },
+    )
+    | json_values,
+    "reasoning": json_values,
+    "include": json_values,
+    "background": json_values,
+    "truncation": json_values,
+}
+
+
+@FUZZ
+@given(
+    body=st.fixed_dictionaries(
+        {"model": st.just(MODEL)},
+        optional={k: v for k, v in responses_fields.items() if k != "model"},
+    ).map(encode)
+    | st.fixed_dictionaries({}, optional=responses_fields).map(encode)
+    | bodies,
+    headers=header_sets(authorized=True),
+)
+def test_any_responses_body(live: LiveApp, body: bytes | None, headers: dict[str, str]) -> None:
+    """Any bytes or field combination to /v1/responses: a Response, its stream, or a 4xx
+    naming the field."""
+    check_reply(live.send("POST", "/v1/responses", headers, body))
 
 
 # -- the document and the parser agree -------------------------------------------------------

@@ -9,19 +9,23 @@ engines (A B C D, A B C D, ...), so a noisy neighbour on the shared cores hits a
 alike; the table gives medians and the ratio of each to llama.cpp.
 
     python -m benchmarks.gguf_layouts [--gguf FILE] [--rounds 3] [--tokens 64] \\
-        [--llama-python /path/to/venv/bin/python] [--threads 2]
+        [--llama-python /path/to/venv/bin/python] [--threads 2] [--chart PATH.png]
 
 ``--llama-python`` is an interpreter with ``llama-cpp-python`` installed (it is no dependency
 of mlxfn: it builds llama.cpp from source); without it only mlxfn's layouts are measured.
+``--chart`` also draws the results as a PNG (matplotlib, the ``bench`` extra): a bar per
+engine, decode and prefill tok/s, each round a point.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 QUESTION = "Tell me a long story about a dog who learns to sail."
@@ -95,6 +99,80 @@ def _run(command: list[str]) -> dict[str, float]:
     return result
 
 
+LABELS = {
+    "quantized": "mlxfn\n--weights quantized",
+    "auto": "mlxfn\n--weights auto",
+    "float32": "mlxfn\n--weights float32",
+    "llama.cpp": "llama.cpp",
+}
+COLOURS = {"quantized": "#aec7e8", "auto": "#1f77b4", "float32": "#17508a", "llama.cpp": "#2ca02c"}
+
+
+def write_chart(
+    path: Path,
+    results: dict[str, list[dict[str, float]]],
+    long_tokens: float,
+    *,
+    title: str,
+    caption: str,
+) -> Path:
+    """Decode and prefill tok/s per engine: the median as a bar, each round as a point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def prefill(run: dict[str, float]) -> float:
+        return run["prefill_tps"] if "prefill_tps" in run else long_tokens / run["long_ttft_s"]
+
+    names = list(results)
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    panels = (
+        ("decode tok/s (one sequence, after the first token)", lambda r: r["decode_tps"]),
+        (f"prefill tok/s ({long_tokens:.0f}-token prompt)", prefill),
+    )
+    for ax, (label, measure) in zip(axes, panels, strict=True):
+        for x, name in enumerate(names):
+            values = [measure(run) for run in results[name]]
+            middle = statistics.median(values)
+            ax.bar(x, middle, 0.7, color=COLOURS.get(name, "#999999"))
+            ax.scatter([x] * len(values), values, s=12, color="black", zorder=3, lw=0)
+            ax.annotate(
+                f"{middle:.0f}" if middle >= 10 else f"{middle:.1f}",
+                (x, middle),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([LABELS.get(n, n) for n in names], fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    axes[0].set_title("decode (bars: median; points: each round)", fontsize=10)
+    axes[1].set_title("prefill", fontsize=10)
+    figure.suptitle(title, fontsize=11, fontweight="bold")
+    figure.text(0.01, 0.01, caption, fontsize=6.5, color="#555555", ha="left")
+    figure.tight_layout(rect=(0, 0.03, 1, 0.94))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
+
+
 def main() -> None:
     from mlxfn.engine.gguf.shipped import default_model_file
 
@@ -104,7 +182,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--llama-python", help="an interpreter with llama-cpp-python")
+    parser.add_argument("--chart", type=Path, help="also draw the results as this PNG")
     args = parser.parse_args()
+    command = " ".join(["python -m benchmarks.gguf_layouts", *map(shlex.quote, sys.argv[1:])])
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     engines = {
         layout: [sys.executable, "-c", _MLXFN_WORKER, str(args.gguf), layout]
         for layout in ("quantized", "auto", "float32")
@@ -138,6 +219,17 @@ def main() -> None:
             f"| {name} | {statistics.median(tps):.1f} | {shown} | {ratio} | {ttft:.0f} "
             f"| {prefill:.0f} |"
         )
+    if args.chart is not None:
+        threads = f", llama.cpp {args.threads} threads" if reference else ""
+        made = write_chart(
+            args.chart,
+            results,
+            long_tokens,
+            title=f"One sequence on {args.gguf.name}: mlxfn's weight layouts against llama.cpp",
+            caption=f"{date}, commit {_commit()} · {args.tokens} tokens greedy, {args.rounds} "
+            f"rounds{threads} · {command}",
+        )
+        print(f"\nchart written to {made}")
 
 
 if __name__ == "__main__":

@@ -60,20 +60,39 @@ def build_tokenizer(
     corpus: Iterable[str] | None = None,
     *,
     thinking: bool = False,
+    sentencepiece: bool = False,
 ) -> tuple[int, int]:
     """Train a byte-level BPE tokenizer with a ChatML template (on a small built-in corpus
     unless one is given) and save it; return (vocabulary size, end-of-turn token id).
-    ``thinking``: add ``<think>``/``</think>`` and open a thinking block for every answer."""
+    ``thinking``: add ``<think>``/``</think>`` and open a thinking block for every answer.
+    ``sentencepiece``: a Llama-style SentencePiece BPE instead, whose tokens carry ``▁`` for
+    a space (the decoder mlx-lm gives its SentencePiece streaming detokenizer)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
+    specials = [*SPECIAL_TOKENS, *(THINKING_TOKENS if thinking else ())]
+    if sentencepiece:
+        tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+        tok.decoder = decoders.Sequence(
+            [
+                decoders.Replace("▁", " "),
+                decoders.ByteFallback(),
+                decoders.Fuse(),
+                decoders.Strip(" ", 1, 0),
+            ]
+        )
+        specials.append("<unk>")
+        alphabet: list[str] = []
+    else:
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=[*SPECIAL_TOKENS, *(THINKING_TOKENS if thinking else ())],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=specials,
+        initial_alphabet=alphabet,
         show_progress=False,
     )
     tok.train_from_iterator(_corpus() if corpus is None else corpus, trainer=trainer)
@@ -82,7 +101,7 @@ def build_tokenizer(
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        unk_token=None,
+        unk_token="<unk>" if sentencepiece else None,
     )
     fast.chat_template = THINKING_TEMPLATE if thinking else CHATML_TEMPLATE
     fast.save_pretrained(str(path))
@@ -102,6 +121,7 @@ def build_tiny_model(
     context_length: int = 512,
     always_eos: bool = False,
     thinking: bool = False,
+    sentencepiece: bool = False,
 ) -> Path:
     """Write a random-weight Llama model folder that ``mlx_lm.load`` can load.
 
@@ -109,14 +129,14 @@ def build_tiny_model(
     (``<|endoftext|>``), which the config lists as an end-of-sequence token: a model that
     always stops at once, for testing how EOS ends a generation. ``thinking``: a reasoning
     model's tokenizer and template (see ``build_tokenizer``). ``kv_heads`` below ``heads``
-    makes grouped-query attention.
+    makes grouped-query attention. ``sentencepiece``: a SentencePiece-style tokenizer.
     """
     import mlx.core as mx
     from mlx.utils import tree_flatten
     from mlx_lm.models import llama
 
     path.mkdir(parents=True, exist_ok=True)
-    vocab_size, eos_id = build_tokenizer(path, thinking=thinking)
+    vocab_size, eos_id = build_tokenizer(path, thinking=thinking, sentencepiece=sentencepiece)
     config = {
         "model_type": "llama",
         "hidden_size": hidden_size,

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from mlxfn.domain.events import Delta, Event, Finished, FinishReason, TokenLogprob, Usage
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.stops import scan_for_stop
@@ -72,10 +74,32 @@ class TextStream:
         return Usage(len(self.plan.prompt), self.generated, self.cached)
 
     def _place(self, text: str) -> None:
+        if text and not self.produced and not self.plan.keep_leading_space:
+            self._trim_leading_space(text)
         self.produced += len(text)
         if text and self.unplaced:
             self.placed.extend((self.produced, scored) for scored in self.unplaced)
             self.unplaced.clear()
+
+    def _trim_leading_space(self, text: str) -> None:
+        """Drop from the first tokens' reported text the leading space the detokenizer dropped
+        from the reply (a chat answer's ``▁Hello`` reads ``Hello``), so that the tokens add
+        up to the content. Measured against the text given out, not assumed: detokenizers
+        differ in how many spaces they drop, and a text completion keeps them."""
+        joined = "".join(scored.token for scored in self.unplaced)
+        spaces = len(joined) - len(joined.lstrip(" "))
+        dropped = next((k for k in range(spaces + 1) if joined[k:].startswith(text)), 0)
+        for at, scored in enumerate(self.unplaced):
+            if not dropped:
+                return
+            cut = min(dropped, len(scored.token) - len(scored.token.lstrip(" ")))
+            if cut:
+                self.unplaced[at] = attrs.evolve(
+                    scored, token=scored.token[cut:], bytes=scored.bytes[cut:]
+                )
+            dropped -= cut
+            if scored.token[cut:]:
+                return
 
     def _release(self, count: int) -> tuple[TokenLogprob, ...]:
         """The logprobs of tokens whose text is all sent once ``count`` more characters are."""

@@ -36,6 +36,8 @@ class ResponsesRequest:
     user: str | None = None
     # Repeated in the Response object as sent; a dict has no hash, so it is kept out of eq.
     metadata: dict[str, str] = attrs.field(factory=dict, eq=False, hash=False)
+    # The namespace of each function offered inside one (function name → namespace name).
+    namespaces: dict[str, str] = attrs.field(factory=dict, eq=False, hash=False)
 
 
 @attrs.frozen
@@ -60,6 +62,7 @@ class FunctionCallItem:
 
     id: str
     call: ToolCall
+    namespace: str | None = None  # the namespace tool the function was offered in
 
 
 OutputItem = ReasoningItem | MessageItem | FunctionCallItem

@@ -19,7 +19,7 @@ from mlxfn.wire.responses_api_bodies import (
     TextConfigBody,
     TextFormatBody,
 )
-from mlxfn.wire.responses_api_requests import HARMLESS_INCLUDES
+from mlxfn.wire.responses_api_requests import HARMLESS_INCLUDES, HOSTED_TOOLS
 
 JSON = dict[str, Any]
 
@@ -96,7 +96,11 @@ def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]
         FunctionCallOutputItemBody: {"type": {"const": "function_call_output"}},
         ReasoningItemBody: {"type": {"const": "reasoning"}},
         FunctionToolBody: {
-            "type": {"const": "function"},
+            "type": {
+                "enum": ["function", "namespace", *sorted(HOSTED_TOOLS)],
+                "description": "a namespace's tools are function tools; web_search is not "
+                "offered to the model (this server has no web access)",
+            },
             "name": {"pattern": "^[a-zA-Z0-9_-]{1,64}$"},
             "parameters": {"properties": {"type": {"const": "object"}}},
         },
@@ -135,7 +139,12 @@ RULES: Final[dict[type[Any], JSON]] = {
             },
         ]
     },
-    FunctionToolBody: {"allOf": [_present("name", {"type": "string"})]},  # type stays required
+    FunctionToolBody: {
+        "allOf": [
+            _when("type", "function", _present("name", {"type": "string"})),
+            _when("type", "namespace", _present("name", {"type": "string"})),
+        ]
+    },
     TextFormatBody: _when("type", "json_schema", _present("name", {"type": "string"})),
     InputPartBody: {
         "allOf": [

@@ -143,7 +143,7 @@ async def _generate(
         match assemble_completion(meta, collected):
             case Success(completion):
                 read = read_completion(completion, plan.reading)
-                items = output_items(read)
+                items = output_items(read, responses.namespaces)
                 body = render_response(
                     identity,
                     responses,
@@ -161,7 +161,9 @@ async def _generate(
         job.cancel()  # a no-op once finished; frees the slot if the client went away
 
 
-def output_items(completion: Completion) -> tuple[OutputItem, ...]:
+def output_items(
+    completion: Completion, namespaces: dict[str, str] | None = None
+) -> tuple[OutputItem, ...]:
     """A read completion as output items: its reasoning, its answer (also when empty, unless
     it only called tools) and its calls."""
     items: list[OutputItem] = []
@@ -169,7 +171,11 @@ def output_items(completion: Completion) -> tuple[OutputItem, ...]:
         items.append(ReasoningItem(_new_id("rs"), completion.reasoning))
     if completion.content or not completion.tool_calls:
         items.append(MessageItem(_new_id("msg"), completion.content))
-    items.extend(FunctionCallItem(_new_id("fc"), call) for call in completion.tool_calls)
+    spaces = namespaces or {}
+    items.extend(
+        FunctionCallItem(_new_id("fc"), call, spaces.get(call.name))
+        for call in completion.tool_calls
+    )
     return tuple(items)
 
 
@@ -348,7 +354,7 @@ class ResponseEvents:
     def _call(self, call: ToolCall) -> bytes:
         """A whole call: mlx-lm's parsers read a call once it is complete, so its arguments
         come in one delta."""
-        item = FunctionCallItem(_new_id("fc"), call)
+        item = FunctionCallItem(_new_id("fc"), call, self.responses.namespaces.get(call.name))
         index = self._index()
         frames = self._event(
             "response.output_item.added",

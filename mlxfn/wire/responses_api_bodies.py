@@ -78,13 +78,15 @@ class ReasoningItemBody:
 
 @attrs.frozen
 class FunctionToolBody:
-    """A tool; only ``function`` tools (flat: name, parameters at the top) are honoured."""
+    """A tool: a ``function`` (flat: name, parameters at the top), a ``namespace`` grouping
+    function tools (as Codex sends), or a hosted ``web_search``, which is not offered."""
 
     type: str
     name: str | None = None
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    tools: tuple[FunctionToolBody, ...] | None = None  # a namespace's functions
 
 
 @attrs.frozen

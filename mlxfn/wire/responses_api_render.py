@@ -83,8 +83,8 @@ def render_item(item: OutputItem, status: ItemStatus = "completed") -> JSON:
                 "status": status,
                 "content": [render_output_text(text)] if done else [],
             }
-        case FunctionCallItem(id=item_id, call=call):
-            return {
+        case FunctionCallItem(id=item_id, call=call, namespace=namespace):
+            rendered: JSON = {
                 "id": item_id,
                 "type": "function_call",
                 "call_id": call.id,
@@ -92,6 +92,9 @@ def render_item(item: OutputItem, status: ItemStatus = "completed") -> JSON:
                 "arguments": call.arguments if done else "",
                 "status": status,
             }
+            if namespace is not None:
+                rendered["namespace"] = namespace
+            return rendered
         case _:
             assert_never(item)
 

@@ -173,6 +173,7 @@ def _refine_checked(body: ResponsesBody) -> Result[ResponsesRequest, ApiError]:
             previous_response_id=body.previous_response_id,
             user=body.safety_identifier or body.user,
             metadata=dict(body.metadata or {}),
+            namespaces=tool_namespaces(body),
         )
         for model in ModelName.parse(body.model)
         for items in refine_input(body.input)
@@ -342,17 +343,51 @@ def build_chat_request(
 # -- tools and text.format -----------------------------------------------------------------------
 
 
+# Hosted tools run by OpenAI's servers: this one has none to run them with, so the model is not
+# shown them (agent clients such as Codex offer web_search on every request).
+HOSTED_TOOLS: Final = frozenset({"web_search", "web_search_preview"})
+
+
 def refine_tools(body: ResponsesBody) -> Result[ToolSpec | None, ApiError]:
-    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` → one ToolSpec (None: none)."""
-    tools: list[FunctionTool] = []
+    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` → one ToolSpec (None: none).
+    A namespace's functions are offered as functions of their own."""
+    return _refine_tool_list(body).bind(
+        lambda tools: _refine_tool_choice(body.tool_choice, tools).map(
+            lambda choice: _tool_spec(tools, choice, body.parallel_tool_calls)
+        )
+    )
+
+
+def tool_namespaces(body: ResponsesBody) -> dict[str, str]:
+    """Function name → the namespace tool it came in, for the calls' output items."""
+    return {
+        function.name: tool.name
+        for tool in body.tools or ()
+        if tool.type == "namespace" and tool.name is not None
+        for function in tool.tools or ()
+        if function.name is not None
+    }
+
+
+def _refine_tool_list(body: ResponsesBody) -> Result[tuple[FunctionTool, ...], ApiError]:
+    offered: list[tuple[FunctionToolBody, str]] = []
     for index, tool_body in enumerate(body.tools or ()):
-        match _refine_tool(tool_body, f"tools[{index}]"):
+        where = f"tools[{index}]"
+        if tool_body.type == "namespace":
+            offered.extend(
+                (inner, f"{where}.tools[{i}]") for i, inner in enumerate(tool_body.tools or ())
+            )
+        elif tool_body.type not in HOSTED_TOOLS:
+            offered.append((tool_body, where))
+    tools: list[FunctionTool] = []
+    for tool_body, where in offered:
+        match _refine_tool(tool_body, where):
             case Success(tool):
                 if tool.name in {t.name for t in tools}:
                     return Failure(
                         InvalidRequest(
                             f"tools holds the function name {tool.name!r} twice",
-                            param=f"tools[{index}].name",
+                            param=f"{where}.name",
                         )
                     )
                 tools.append(tool)
@@ -360,9 +395,7 @@ def refine_tools(body: ResponsesBody) -> Result[ToolSpec | None, ApiError]:
                 return Failure(err)
             case _:
                 raise AssertionError("unreachable")
-    return _refine_tool_choice(body.tool_choice, tuple(tools)).map(
-        lambda choice: _tool_spec(tuple(tools), choice, body.parallel_tool_calls)
-    )
+    return Success(tuple(tools))
 
 
 def _tool_spec(
@@ -377,7 +410,8 @@ def _refine_tool(body: FunctionToolBody, param: str) -> Result[FunctionTool, Api
     if body.type != "function":
         return Failure(
             InvalidRequest(
-                f"tool type {body.type!r} is not supported; only function tools are",
+                f"tool type {body.type!r} is not supported; only function tools (alone or in "
+                "a namespace) are, and web_search is left out",
                 param=f"{param}.type",
             )
         )

@@ -106,7 +106,9 @@ def test_item_input_and_instructions_reach_the_prompt(demo: openai.OpenAI) -> No
 
 
 def test_max_output_tokens_makes_an_incomplete_response(tiny: openai.OpenAI) -> None:
-    response = tiny.responses.create(model=TINY, input="Once upon a", max_output_tokens=3)
+    response = tiny.responses.create(
+        model=TINY, input="Once upon a", max_output_tokens=3, temperature=0
+    )
     check_response(response)
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
@@ -189,7 +191,9 @@ def test_the_stream_helper_gives_the_final_response(demo: openai.OpenAI) -> None
 
 def test_a_stream_cut_at_max_output_tokens_ends_incomplete(tiny: openai.OpenAI) -> None:
     events = list(
-        tiny.responses.create(model=TINY, input="Once upon a", max_output_tokens=4, stream=True)
+        tiny.responses.create(
+            model=TINY, input="Once upon a", max_output_tokens=4, temperature=0, stream=True
+        )
     )
     _check_sequence(events)
     assert events[-1].type == "response.incomplete"
@@ -388,7 +392,7 @@ def test_a_streamed_function_call_has_its_argument_events(demo: openai.OpenAI) -
         ({"temperature": 3}, "temperature"),
         ({"max_output_tokens": 0}, "max_output_tokens"),
         ({"max_output_tokens": 100000}, "input"),  # more than the context holds
-        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"tools": [{"type": "file_search"}]}, "tools[0].type"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"text": {"format": {"type": "xml"}}}, "text.format.type"),
         (
@@ -413,3 +417,17 @@ def test_bad_fields_are_a_4xx_naming_them(
     assert 400 <= error.status_code < 500
     assert set(error.body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
     assert error.body["param"] == param  # type: ignore[index]
+
+
+def test_a_namespace_offers_its_functions_and_web_search_is_left_out(demo: openai.OpenAI) -> None:
+    # what Codex sends: functions grouped in a namespace, and a hosted web_search
+    tools: Any = [
+        {"type": "namespace", "name": "weather", "tools": [function_tool("get_weather")]},
+        {"type": "web_search"},
+    ]
+    response = demo.responses.create(
+        model=DEMO, input=WEATHER, tools=tools, tool_choice="required", temperature=0
+    )
+    (call,) = [item for item in response.output if item.type == "function_call"]
+    assert call.name == "get_weather"
+    assert call.namespace == "weather"

@@ -60,10 +60,23 @@ def _body(**fields: Any) -> dict[str, Any]:
         (_body(tools=[{"type": "function", "name": "f"}], tool_choice="required"), True),
         (_body(text={"format": {"type": "json_schema", "name": "p", "schema": {}}}), True),
         (_body(include=["reasoning.encrypted_content"], store=False), True),
+        (
+            _body(
+                tools=[
+                    {
+                        "type": "namespace",
+                        "name": "n",
+                        "tools": [{"type": "function", "name": "f"}],
+                    },
+                    {"type": "web_search"},
+                ]
+            ),
+            True,
+        ),
         ({"model": "tiny"}, False),
         (_body(input=[]), False),
         (_body(input=[{"type": "input_image"}]), False),
-        (_body(tools=[{"type": "web_search"}]), False),
+        (_body(tools=[{"type": "file_search"}]), False),
         (_body(tool_choice="required"), False),
         (_body(text={"format": {"type": "json_schema"}}), False),
         (_body(reasoning={"effort": "low"}), False),

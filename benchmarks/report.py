@@ -190,19 +190,23 @@ def render_checks(variant: VariantResults, systems: Sequence[str]) -> list[str]:
 
 
 def _agreement(variant: VariantResults, a: str, b: str) -> list[str]:
-    """Whether two servers' greedy replies to the same requests match, text and token count."""
-    same = same_count = total = 0
+    """Whether two servers' greedy replies to the same requests match, text and token count.
+    mlxfn and mlx_lm.server drop the space a reply's first token starts with, llama.cpp keeps
+    it; "but for a leading space" counts the replies equal after that space."""
+    same = spaced = same_count = total = 0
     for by_system in variant.results.values():
         for rep_a, rep_b in zip(by_system.get(a, ()), by_system.get(b, ()), strict=False):
             for ra, rb in zip(rep_a.requests, rep_b.requests, strict=False):
                 if ra.error is None and rb.error is None:
                     total += 1
                     same += ra.text == rb.text
+                    spaced += ra.text != rb.text and ra.text.lstrip(" ") == rb.text.lstrip(" ")
                     same_count += ra.output_tokens == rb.output_tokens
     if not total:
         return []
+    but_space = f" (and {spaced} more but for a leading space)" if spaced else ""
     return [
-        f"greedy outputs identical between {a} and {b}: {same}/{total} requests; "
+        f"greedy outputs identical between {a} and {b}: {same}/{total} requests{but_space}; "
         f"same output token count: {same_count}/{total}"
     ]
 

@@ -258,7 +258,7 @@ def _describe_quantization(q: Quantization) -> str:
 def _describe_tool_parser(info: ModelInfo) -> str:
     if info.tokenizer_problem is not None:
         return f"unknown (the tokenizer did not load: {info.tokenizer_problem})"
-    return info.tool_parser or "none (the chat template shows no tool-call format)"
+    return info.tool_parser or "none in the chat template: tools use mlxfn's generic format"
 
 
 def render_model_info(info: ModelInfo) -> str:

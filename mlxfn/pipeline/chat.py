@@ -51,9 +51,8 @@ def plan_chat(
         return build_plan(request, prompt, limits)
 
     def read_with(plan: GenerationPlan) -> Result[GenerationPlan, ApiError]:
-        return build_reading(request.tools, tokenizer, plan.prompt).map(
-            lambda reading: plan_tool_calls(plan, reading, request.tools)
-        )
+        reading = build_reading(request.tools, tokenizer, plan.prompt)
+        return Success(plan_tool_calls(plan, reading, request.tools))
 
     def force_calls(plan: GenerationPlan) -> Result[GenerationPlan, ApiError]:
         return plan_forced_calls(
@@ -110,15 +109,23 @@ def offered_tools(tools: ToolSpec | None) -> tuple[FunctionTool, ...]:
 
 def call_format_of(tokenizer: Any, reading: OutputReading) -> CallFormat | None:
     """What the forced-call grammar needs of the model's markup, from mlx-lm's tokenizer
-    wrapper: its parser's module name, and which markers are single tokens."""
+    wrapper: its parser's module name, and which markers are single tokens. The generic
+    format is json_tools' markup, written as text: its markers are no special tokens."""
     calls = reading.markup.calls
     parser = getattr(tokenizer, "tool_parser", None)
-    if calls is None or parser is None:
+    if calls is None:
         return None
-    singles = [
-        (calls.start, getattr(tokenizer, "tool_call_start_tokens", None)),
-        (calls.end, getattr(tokenizer, "tool_call_end_tokens", None)),
-    ]
+    singles: list[tuple[str, Any]] = []
+    if reading.tool_format == "generic":
+        name = "json_tools"
+    elif parser is None:
+        return None
+    else:
+        name = str(getattr(parser, "__module__", "")).rpartition(".")[2]
+        singles += [
+            (calls.start, getattr(tokenizer, "tool_call_start_tokens", None)),
+            (calls.end, getattr(tokenizer, "tool_call_end_tokens", None)),
+        ]
     thinking = reading.markup.thinking
     if thinking is not None:
         singles += [
@@ -126,7 +133,7 @@ def call_format_of(tokenizer: Any, reading: OutputReading) -> CallFormat | None:
             (thinking.end, getattr(tokenizer, "think_end_tokens", None)),
         ]
     return CallFormat(
-        parser=str(getattr(parser, "__module__", "")).rpartition(".")[2],
+        parser=name,
         calls=calls,
         tokens=frozenset(text for text, ids in singles if ids is not None and len(ids) == 1),
         thinking=thinking,

@@ -19,6 +19,7 @@ from mlxfn.domain.messages import (
     ToolMessage,
 )
 from mlxfn.domain.tools import FunctionTool
+from mlxfn.pipeline.generic_tools import generic_conversation, tool_format_of
 
 
 class ChatTokenizer(Protocol):
@@ -109,9 +110,14 @@ def build_prompt(
     tools: tuple[FunctionTool, ...] = (),
 ) -> Result[Prompt, ApiError]:
     """Render the conversation (and the tools offered, if any) with the chat template and
-    tokenize it."""
+    tokenize it. A template with no tool-call format of its own is shown the tools, the
+    calls and their results as text in mlxfn's generic format (``generic_tools``)."""
+    offered: list[dict[str, Any]] | None = None
+    if tool_format_of(tokenizer) == "generic":
+        conversation = generic_conversation(conversation, tools)
+    else:
+        offered = [render_template_tool(t) for t in tools] or None
     messages = [render_template_message(m) for m in conversation.messages]
-    offered = [render_template_tool(t) for t in tools] or None
     return (
         _apply_template(tokenizer, messages, offered)
         .alt(

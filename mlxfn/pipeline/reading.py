@@ -1,7 +1,8 @@
 """Reading a generation's text: answer, reasoning and parsed tool calls.
 
 The tool-call format is parsed by mlx-lm's own parser for the model (``mlx_lm/tool_parsers``,
-picked by its tokenizer wrapper), passed in as a plain function so that this stays pure. A
+picked by its tokenizer wrapper), passed in as a plain function so that this stays pure; a
+model with no format of its own is read in mlxfn's generic one (``generic_tools``). A
 call whose text does not parse is given back as answer text, markers and all: nothing the
 model wrote is dropped, and a client sees why no call came (mlx_lm.server drops it instead).
 """
@@ -14,11 +15,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
-from returns.result import Failure, Result, Success
 
-from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.messages import ToolCall
 from mlxfn.domain.tools import ToolSpec
+from mlxfn.pipeline.generic_tools import (
+    GENERIC_CALLS,
+    ToolFormat,
+    parse_generic_call,
+    tool_format_of,
+)
 from mlxfn.pipeline.markup import (
     PLAIN,
     CallText,
@@ -44,6 +49,8 @@ class OutputReading:
     markup: OutputMarkup = PLAIN
     parse_call: ParseToolCall | None = attrs.field(default=None, eq=False)
     tools: tuple[dict[str, Any], ...] = attrs.field(default=(), eq=False, hash=False)
+    # generic: the calls are mlxfn's own markup, which the prompt asked for (generic_tools.py)
+    tool_format: ToolFormat = "native"
 
     @property
     def plain(self) -> bool:
@@ -99,7 +106,7 @@ class OutputReader:
 
     The whitespace a reasoning model writes around its markers (``<think>\\n``,
     ``</think>\\n\\n``) is not text: the start of a thinking block and the answer after one
-    are read without their leading whitespace.
+    (or after a tool call) are read without their leading whitespace.
     """
 
     def __init__(self, reading: OutputReading) -> None:
@@ -131,6 +138,9 @@ class OutputReader:
                 out.append(TextPiece("content", piece.raw))
             else:
                 out.extend(calls)
+                # the newline between parallel calls (Hermes writes them one per line) is
+                # no answer text: a turn of calls alone has no content
+                self.kind = self.trimming = "content"
         return out
 
     def _trim(self, piece: TextPiece) -> TextPiece:
@@ -206,11 +216,10 @@ def opens_thinking(prompt: tuple[int, ...], start: tuple[int, ...], end: tuple[i
     return _rfind(prompt, start) > _rfind(prompt, end)
 
 
-def build_reading(
-    tools: ToolSpec | None, tokenizer: Any, prompt: tuple[int, ...]
-) -> Result[OutputReading, ApiError]:
+def build_reading(tools: ToolSpec | None, tokenizer: Any, prompt: tuple[int, ...]) -> OutputReading:
     """How to read what the model will write: thinking when its tokenizer has markers for it,
-    tool calls when tools are offered (and not refused with ``tool_choice: none``)."""
+    tool calls when tools are offered (and not refused with ``tool_choice: none``), in the
+    model's own markup or, where its template has none, in the generic format."""
     thinking: Markers | None = None
     starts = False
     if getattr(tokenizer, "has_thinking", False):
@@ -223,18 +232,18 @@ def build_reading(
     calls: Markers | None = None
     parse: ParseToolCall | None = None
     offered: tuple[dict[str, Any], ...] = ()
+    generic = tool_format_of(tokenizer) == "generic"
     if tools is not None and tools.choice != "none":
-        if not getattr(tokenizer, "has_tool_calling", False):
-            return Failure(
-                InvalidRequest(
-                    "this model's chat template has no tool-call format that mlx-lm can "
-                    "parse, so tools cannot be offered to it",
-                    param="tools",
-                    code="unsupported_parameter",
-                )
-            )
-        calls = Markers(tokenizer.tool_call_start, tokenizer.tool_call_end or "")
-        parse = tokenizer.tool_parser
+        if generic:
+            calls, parse = GENERIC_CALLS, parse_generic_call
+        else:
+            calls = Markers(tokenizer.tool_call_start, tokenizer.tool_call_end or "")
+            parse = tokenizer.tool_parser
         offered = tuple(render_template_tool(t) for t in tools.tools)
     markup = OutputMarkup(calls=calls, thinking=thinking, starts_thinking=starts)
-    return Success(OutputReading(markup=markup, parse_call=parse, tools=offered))
+    return OutputReading(
+        markup=markup,
+        parse_call=parse,
+        tools=offered,
+        tool_format="generic" if generic and calls is not None else "native",
+    )

@@ -3,8 +3,9 @@
 A forced call is not hoped for: the engine enforces this llguidance grammar token by token,
 so the model can write nothing but its own tool-call markup around a JSON body whose
 ``arguments`` match the function's ``parameters`` schema. Only call formats whose markup is
-known here get a grammar (mlx-lm's ``json_tools``: Hermes, Qwen2.5, Qwen3); for the others a
-forced choice is a 400 rather than a call that may not come.
+known here get a grammar (mlx-lm's ``json_tools``: Hermes, Qwen2.5, Qwen3, and mlxfn's generic
+format for templates with none, which is the same markup); for the others a forced choice is
+a 400 rather than a call that may not come.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.tools import FunctionTool, ToolSpec
+from mlxfn.pipeline.grammar import JSON_OPTIONS
 from mlxfn.pipeline.markup import Markers
 
 # mlx-lm's parser modules whose call markup this module can write as a grammar.
@@ -42,8 +44,11 @@ def _marker(text: str, tokens: frozenset[str]) -> str:
 
 
 def _arguments_schema(tool: FunctionTool) -> str:
+    """The parameters schema with the JSON grammar's whitespace rules: a model that is not
+    sure what to write next (a small or weak one) would otherwise pad the arguments with
+    whitespace until it runs out of tokens. A schema's own ``x-guidance`` wins."""
     schema = tool.parameters if tool.parameters is not None else {"type": "object"}
-    return json.dumps(schema)
+    return json.dumps({"x-guidance": JSON_OPTIONS, **schema})
 
 
 def _call_rule(index: int, tool: FunctionTool, form: CallFormat) -> str:

@@ -99,11 +99,6 @@ BAD_BODIES: list[tuple[str, bytes, Expected]] = [
         Expected(400, "stream_options", None),
     ),
     ("n over the server cap", _with(n=17), Expected(400, "n", "invalid_value")),
-    (
-        "tools",
-        _with(tools=[{"type": "function", "function": {"name": "f"}}]),
-        Expected(400, "tools", "unsupported_parameter"),
-    ),
     ("top_logprobs", _with(logprobs=True, top_logprobs=21), Expected(400, "top_logprobs", None)),
     ("unknown model", _with(model="gpt-4"), Expected(404, "model", "model_not_found")),
     (

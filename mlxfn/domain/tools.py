@@ -37,6 +37,8 @@ class NamedToolChoice:
     name: str
 
 
+# One set of choices for every surface: Anthropic's tool_choice "any" is "required" and its
+# {"type": "tool", "name": ...} a NamedToolChoice, so each is forced the same way, on any model.
 ToolChoice = ToolChoiceMode | NamedToolChoice
 
 

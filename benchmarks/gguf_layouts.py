@@ -195,8 +195,8 @@ def main() -> None:
         engines["llama.cpp"].append(str(args.threads))
     results: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
     for round_ in range(args.rounds):
-        for name, command in engines.items():
-            results[name].append(_run([*command, str(args.tokens), QUESTION, LONG]))
+        for name, worker in engines.items():
+            results[name].append(_run([*worker, str(args.tokens), QUESTION, LONG]))
             print(f"round {round_ + 1} {name}: {results[name][-1]}", file=sys.stderr, flush=True)
     reference = results.get("llama.cpp")
     base = statistics.median(r["decode_tps"] for r in reference) if reference else None

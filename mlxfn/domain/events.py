@@ -77,11 +77,13 @@ class Delta:
 
 @attrs.frozen
 class Finished:
-    """One choice has ended; ``usage`` counts the prompt and this choice's tokens."""
+    """One choice has ended; ``usage`` counts the prompt and this choice's tokens. ``stop`` is
+    the stop string that ended it, if one did (Anthropic's stop_sequence reports it)."""
 
     reason: FinishReason
     usage: Usage
     index: int = attrs.field(default=0, kw_only=True)
+    stop: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen

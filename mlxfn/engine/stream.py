@@ -20,7 +20,7 @@ import attrs
 
 from mlxfn.domain.events import Delta, Event, Finished, FinishReason, TokenLogprob, Usage
 from mlxfn.pipeline.plan import GenerationPlan
-from mlxfn.pipeline.stops import scan_for_stop
+from mlxfn.pipeline.stops import first_stop, scan_for_stop
 
 Sink = Callable[[Event], None]
 
@@ -130,12 +130,15 @@ class TextStream:
             self._send(text)
             return False
         scan = scan_for_stop(self.held, text, self.plan.stop)
+        if scan.stopped:  # which stop it was, for the surfaces that report it
+            found = first_stop(self.held + text, self.plan.stop)
+            matched = None if found is None else found[1]
+            self.final = Finished("stop", self._usage(), index=self.index, stop=matched)
         self.held = scan.held
         self._send(scan.emit)
         if scan.stopped:
             self.unplaced.clear()  # their text reaches into the stop string
             self.placed.clear()
-            self.final = Finished("stop", self._usage(), index=self.index)
         return scan.stopped
 
     def _finish(self, reason: FinishReason) -> bool:

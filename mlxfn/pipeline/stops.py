@@ -24,14 +24,27 @@ def scan_for_stop(held: str, new_text: str, stops: tuple[str, ...]) -> StopScan:
     StopScan(emit='', held='', stopped=True)
     """
     text = held + new_text
-    # The stop that completes first wins (on a tie, the longer one), as if the text had
-    # arrived a character at a time: so the result never depends on how tokens split it.
-    found = [(i + len(s), i) for s in stops if (i := text.find(s)) >= 0]
-    if found:
-        _, start = min(found)
-        return StopScan(text[:start], "", True)
+    found = first_stop(text, stops)
+    if found is not None:
+        return StopScan(text[: found[0]], "", True)
     keep = _longest_stop_prefix_suffix(text, stops)
     return StopScan(text[: len(text) - keep], text[len(text) - keep :], False)
+
+
+def first_stop(text: str, stops: tuple[str, ...]) -> tuple[int, str] | None:
+    """Where the stop string that ends ``text`` starts, and which one it is (None: none does).
+
+    The stop that completes first wins (on a tie, the longer one), as if the text had
+    arrived a character at a time: so the result never depends on how tokens split it.
+
+    >>> first_stop("a STOP b END", ("END", "STOP"))
+    (2, 'STOP')
+    """
+    found = [(i + len(s), i, s) for s in stops if (i := text.find(s)) >= 0]
+    if not found:
+        return None
+    _, start, stop = min(found)
+    return start, stop
 
 
 def _longest_stop_prefix_suffix(text: str, stops: tuple[str, ...]) -> int:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mlxfn.engine.thread import Engine
 from mlxfn.os_threads import name_os_thread
-from mlxfn.server import handlers, responses_api
+from mlxfn.server import handlers, messages_api, responses_api
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.cross_site import refuse_cross_site
 from mlxfn.server.drain import refuse_while_draining
@@ -72,6 +72,8 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         app.router.add_post("/v1/responses", responses_api.create_response),
         app.router.add_get("/v1/responses/{response_id}", responses_api.retrieve_response),
         app.router.add_delete("/v1/responses/{response_id}", responses_api.delete_response),
+        app.router.add_post("/v1/messages", messages_api.create_message),
+        app.router.add_post("/v1/messages/count_tokens", messages_api.count_tokens),
         app.router.add_get("/v1/models", handlers.list_models),
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
         app.router.add_post("/v1/tokenize", handlers.tokenize),

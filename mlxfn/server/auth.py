@@ -1,4 +1,5 @@
-"""API keys: ``Authorization: Bearer KEY`` on every ``/v1`` route, checked in constant time.
+"""API keys: ``Authorization: Bearer KEY`` or ``x-api-key: KEY`` (Anthropic's header, which its
+SDK and Claude Code send) on every ``/v1`` route, checked in constant time.
 
 ``/health``, ``/metrics`` and ``/openapi.json`` stay open, for load balancers and scrapers,
 and CORS preflights pass, since browsers send them without credentials.
@@ -17,6 +18,7 @@ from mlxfn.server.responses import error_response
 
 _PROTECTED_PREFIX = "/v1"
 _SCHEME = "bearer"
+API_KEY_HEADER = "x-api-key"
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -28,6 +30,17 @@ def bearer_token(authorization: str) -> str | None:
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     return token if scheme.lower() == _SCHEME and token else None
+
+
+def sent_keys(authorization: str, api_key: str) -> tuple[str, ...]:
+    """The keys a request sent: a Bearer token, an ``x-api-key`` value, or both (either may
+    be the right one: clients that send both do not agree which one counts).
+
+    >>> sent_keys("Bearer sk-1", ""), sent_keys("", " sk-2 "), sent_keys("Basic x", "")
+    (('sk-1',), ('sk-2',), ())
+    """
+    bearer = bearer_token(authorization)
+    return tuple(key for key in (bearer, api_key.strip()) if key)
 
 
 def key_matches(token: str, keys: frozenset[str]) -> bool:
@@ -53,9 +66,11 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
         or request.method == hdrs.METH_OPTIONS
     ):
         return await handler(request)
-    token = bearer_token(request.headers.get(hdrs.AUTHORIZATION, ""))
-    if token is None:
-        return error_response(Unauthorized(given=False))
-    if not key_matches(token, keys):
-        return error_response(Unauthorized(given=True))
+    tokens = sent_keys(
+        request.headers.get(hdrs.AUTHORIZATION, ""), request.headers.get(API_KEY_HEADER, "")
+    )
+    if not tokens:
+        return error_response(Unauthorized(given=False), request.path)
+    if not any(key_matches(token, keys) for token in tokens):
+        return error_response(Unauthorized(given=True), request.path)
     return await handler(request)

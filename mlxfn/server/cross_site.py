@@ -125,14 +125,14 @@ async def refuse_cross_site(request: web.Request, handler: Handler) -> web.Strea
     hosts = [host for host in request.headers.getall(hdrs.HOST, []) if host.strip()]
     for host in hosts:  # none: an HTTP/1.0 client, never a browser
         if not host_allowed(host, config):
-            return error_response(HostNotAllowed(host))
+            return error_response(HostNotAllowed(host), request.path)
     own = normalise_origin(f"{request.scheme}://{hosts[0]}") if hosts else None
     for origin in request.headers.getall(hdrs.ORIGIN, []):
         if not origin_allowed(origin, own, config.cors_origins):
-            return error_response(OriginNotAllowed(origin))
+            return error_response(OriginNotAllowed(origin), request.path)
     # Every POST route takes a JSON body; 404 and 405 answers have a system route ("*").
     if request.match_info.route.method == hdrs.METH_POST:
         content_type = request.headers.get(hdrs.CONTENT_TYPE, "")
         if not is_json(content_type):
-            return error_response(UnsupportedMediaType(content_type))
+            return error_response(UnsupportedMediaType(content_type), request.path)
     return await handler(request)

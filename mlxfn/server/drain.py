@@ -29,7 +29,7 @@ def draining(app: web.Application) -> bool:
 @web.middleware
 async def refuse_while_draining(request: web.Request, handler: Handler) -> web.StreamResponse:
     if draining(request.app) and request.path.startswith("/v1"):
-        response = error_response(SHUTTING_DOWN)
+        response = error_response(SHUTTING_DOWN, request.path)
         response.headers["Connection"] = "close"
         return response
     return await handler(request)

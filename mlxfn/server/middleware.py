@@ -104,13 +104,13 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(_http_error(request, exc))
+        response = error_response(_http_error(request, exc), request.path)
         response.set_status(exc.status)  # keep aiohttp's status for the rarer 4xx it raises
         if "Allow" in exc.headers:  # a 405 must say which methods are allowed
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except web.RequestPayloadError as exc:  # the body cannot be read: the client's fault
-        return error_response(_payload_error(exc))
+        return error_response(_payload_error(exc), request.path)
     except Exception:  # noqa: BLE001  the last line of defence: a 500 in OpenAI's shape, logged
         error_log.exception("request %s failed", request_id_of(request))
-        return error_response(EngineFailed("unhandled exception"))
+        return error_response(EngineFailed("unhandled exception"), request.path)

@@ -5,8 +5,11 @@
 Each client loops over a mix of requests: streams read to the end, non-streaming requests,
 streams dropped after their first chunk (a disconnect mid-generation), oversized bodies,
 malformed JSON, invalid fields, unknown models and routes, requests over the context, and
-requests with a wrong API key. Every answer is checked: a success must be whole (a stream
-ends with [DONE], a completion has usage), a refusal must be a 4xx with OpenAI's error body.
+requests with a wrong API key, on chat completions, the Responses API and Anthropic's Messages
+API alike. Every answer is checked: a success must be whole (a chat stream ends with [DONE], a
+Responses stream with response.completed or response.incomplete, a Messages stream with
+message_stop; a completion has usage), a refusal must be a 4xx with its surface's error body
+(OpenAI's, or Anthropic's on /v1/messages).
 At the end it prints requests done per kind, answers by status, the 5xx count (must be 0),
 requests that hung or came back malformed (must be 0), and the server's RSS at start, after
 warm-up and at the end; it exits 1 if any check failed. It is not part of the test suite.
@@ -32,6 +35,7 @@ from benchmarks.servers import free_port, read_memory
 REQUEST_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 180.0
 ERROR_KEYS = {"message", "type", "param", "code"}
+ANTHROPIC_ERROR_KEYS = {"type", "message"}
 
 
 @dataclass
@@ -66,13 +70,81 @@ def _chat(target: Target, content: str, **fields: object) -> dict[str, object]:
 
 async def _check_error(kind: str, response: aiohttp.ClientResponse, tally: Tally) -> None:
     body = await response.read()
+    anthropic = response.url.path.startswith("/v1/messages")
     try:
-        error = json.loads(body)["error"]
+        reply = json.loads(body)
+        error = reply["error"]
+        keys = set(error)
     except (ValueError, KeyError, TypeError):
-        tally.problem(kind, f"{response.status} without OpenAI's error body: {body[:120]!r}")
+        tally.problem(kind, f"{response.status} without an error body: {body[:120]!r}")
         return
-    if set(error) != ERROR_KEYS:
+    if anthropic and (reply.get("type") != "error" or keys != ANTHROPIC_ERROR_KEYS):
+        tally.problem(kind, f"{response.status} is not Anthropic's error body: {body[:120]!r}")
+    elif not anthropic and keys != ERROR_KEYS:
         tally.problem(kind, f"{response.status} error body keys {sorted(error)}")
+
+
+def _event_types(text: str) -> list[str]:
+    """The ``type`` of each JSON event in a Responses or Messages stream."""
+    datas = (line.removeprefix("data: ") for line in text.splitlines())
+    return [json.loads(data)["type"] for data in datas if data.startswith("{")]
+
+
+def _responses(target: Target, text: str, **fields: object) -> dict[str, object]:
+    return {"model": target.model, "input": text, "max_output_tokens": 24, **fields}
+
+
+def _messages(target: Target, text: str, **fields: object) -> dict[str, object]:
+    return {
+        "model": target.model,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 24,
+        **fields,
+    }
+
+
+async def responses_stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _responses(target, "tell me about the sea", stream=True)
+    async with session.post(f"{target.url}/v1/responses", json=body) as response:
+        tally.by_status[response.status] += 1
+        if response.status != 200:
+            await _check_error("responses_stream", response, tally)
+            return
+        text = await response.text()
+    kinds = _event_types(text)
+    if not kinds or kinds[-1] not in ("response.completed", "response.incomplete"):
+        tally.problem("responses_stream", f"did not end with completed: {text[-120:]!r}")
+        return
+    tally.tokens += kinds.count("response.output_text.delta")
+
+
+async def messages_stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _messages(target, "tell me about the hills", stream=True)
+    async with session.post(f"{target.url}/v1/messages", json=body) as response:
+        tally.by_status[response.status] += 1
+        if response.status != 200:
+            await _check_error("messages_stream", response, tally)
+            return
+        text = await response.text()
+    kinds = _event_types(text)
+    if not kinds or kinds[0] != "message_start" or kinds[-1] != "message_stop":
+        tally.problem("messages_stream", f"not a whole message stream: {text[-120:]!r}")
+        return
+    tally.tokens += kinds.count("content_block_delta")
+
+
+async def messages_complete(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _messages(target, "what is three plus four?")
+    async with session.post(f"{target.url}/v1/messages", json=body) as response:
+        tally.by_status[response.status] += 1
+        if response.status != 200:
+            await _check_error("messages_complete", response, tally)
+            return
+        reply = await response.json()
+    if reply.get("type") != "message" or reply.get("usage", {}).get("output_tokens", 0) < 1:
+        tally.problem("messages_complete", f"no usage: {str(reply)[:120]}")
+        return
+    tally.tokens += reply["usage"]["output_tokens"]
 
 
 async def stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
@@ -160,6 +232,43 @@ REFUSALS = [
         lambda t: ("GET", "/v1/models", b"", {"Authorization": "Bearer sk-not-the-key"}),
     ),
     _refusal(
+        "responses-invalid-field",
+        lambda t: (
+            "POST",
+            "/v1/responses",
+            json.dumps(_responses(t, "hi", temperature=9)).encode(),
+            _JSON,
+        ),
+    ),
+    _refusal("messages-malformed", lambda t: ("POST", "/v1/messages", b'{"model": ', _JSON)),
+    _refusal(
+        "messages-no-max-tokens",
+        lambda t: (
+            "POST",
+            "/v1/messages",
+            json.dumps({**_messages(t, "hi"), "max_tokens": None}).encode(),
+            _JSON,
+        ),
+    ),
+    _refusal(
+        "messages-unknown-model",
+        lambda t: (
+            "POST",
+            "/v1/messages",
+            json.dumps({**_messages(t, "hi"), "model": "claude-nope"}).encode(),
+            _JSON,
+        ),
+    ),
+    _refusal(
+        "messages-wrong-key",
+        lambda t: (
+            "POST",
+            "/v1/messages",
+            json.dumps(_messages(t, "hi")).encode(),
+            {**_JSON, "x-api-key": "sk-not-the-key", "Authorization": ""},
+        ),
+    ),
+    _refusal(
         "over-context",
         lambda t: (
             "POST",
@@ -174,6 +283,9 @@ MIX: list[tuple[Callable[[aiohttp.ClientSession, Target, Tally], Awaitable[None]
     (stream, 10),
     (complete, 6),
     (disconnect, 4),
+    (responses_stream, 3),
+    (messages_stream, 3),
+    (messages_complete, 2),
     *((refusal, 1) for refusal in REFUSALS),
 ]
 

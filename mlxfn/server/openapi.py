@@ -17,7 +17,7 @@ import attrs
 from mlxfn import __version__
 from mlxfn.domain.values import INT64_MAX, MAX_CHOICES
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES
-from mlxfn.server import openapi_responses
+from mlxfn.server import openapi_messages, openapi_responses
 from mlxfn.wire.bodies import (
     ROLE_OF_BODY,
     AssistantBody,
@@ -33,6 +33,7 @@ from mlxfn.wire.bodies import (
     ToolDefinitionBody,
 )
 from mlxfn.wire.codec import encode_json
+from mlxfn.wire.messages_api_bodies import CountTokensBody, CustomToolBody, MessagesBody
 from mlxfn.wire.responses_api_bodies import ResponsesBody
 
 JSON = dict[str, Any]
@@ -235,6 +236,7 @@ _RULES: Final[dict[type[Any], JSON]] = {
         ]
     },
     **openapi_responses.RULES,
+    **openapi_messages.RULES,
 }
 _CHAT_DESCRIPTION = (
     "Every field OpenAI defines is listed. Fields mlxfn cannot honour (audio, web search, "
@@ -846,13 +848,19 @@ def build_openapi(model: str | None = None) -> JSON:
     >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
     ['tiny']
     """
-    ranges = dict(_RANGES) | openapi_responses.body_ranges(_CHAT_RANGES)
+    ranges = (
+        dict(_RANGES)
+        | openapi_responses.body_ranges(_CHAT_RANGES)
+        | openapi_messages.body_ranges(_CHAT_RANGES)
+    )
     if model is not None:
         served = {"enum": [model], "description": "the served model's id"}
         ranges[ChatBody] = {**_CHAT_RANGES, "model": {"type": "string", **served}}
         ranges[CompletionBody] = {**_COMPLETION_RANGES, "model": {"type": "string", **served}}
         ranges[TokenizeBody] = {**_RANGES[TokenizeBody], "model": served}
         ranges[ResponsesBody] = {**ranges[ResponsesBody], "model": {"type": "string", **served}}
+        for anthropic in (MessagesBody, CountTokensBody):
+            ranges[anthropic] = {**ranges[anthropic], "model": {"type": "string", **served}}
     schemas = _Schemas(ranges)
     chat = schemas.component(ChatBody)["$ref"]
     schemas.components[chat.removeprefix(_REF)]["description"] = _CHAT_DESCRIPTION
@@ -864,6 +872,13 @@ def build_openapi(model: str | None = None) -> JSON:
     responses_body["examples"] = [openapi_responses.example_body(model)]
     for item in openapi_responses.ITEM_BODIES:  # input's items, named in its anyOf
         schemas.component(item)
+    messages = schemas.component(MessagesBody)["$ref"]
+    messages_body = schemas.components[messages.removeprefix(_REF)]
+    messages_body["description"] = openapi_messages.DESCRIPTION
+    messages_body["examples"] = [openapi_messages.example_body(model)]
+    schemas.component(CountTokensBody)
+    for block in (*openapi_messages.BLOCK_BODIES, CustomToolBody):  # named in anyOfs
+        schemas.component(block)
     tokenize = schemas.component(TokenizeBody)["$ref"]
     schemas.components[tokenize.removeprefix(_REF)]["description"] = (
         "send exactly one of text or messages; messages are counted as the chat template "
@@ -877,14 +892,18 @@ def build_openapi(model: str | None = None) -> JSON:
             "description": "An OpenAI-compatible chat completions (and legacy completions) "
             "server on MLX.",
         },
-        "paths": _paths(),
+        "paths": _paths() | openapi_messages.paths(_ERROR_WHY),
         "components": {
             "schemas": {
                 **schemas.components,
                 **_response_schemas(),
                 **openapi_responses.response_schemas(),
+                **openapi_messages.response_schemas(),
             },
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
         },
     }
 

@@ -148,6 +148,8 @@ _SUCCESS_SCHEMA = {
     "/v1/chat/completions": "ChatCompletion",
     "/v1/completions": "TextCompletion",
     "/v1/responses": "Response",
+    "/v1/messages": "Message",
+    "/v1/messages/count_tokens": "MessageTokensCount",
 }
 _CHUNK_SCHEMA = {
     "/v1/chat/completions": "ChatCompletionChunk",
@@ -201,24 +203,54 @@ def _check_responses_stream(body: bytes) -> None:
     assert events[-1]["type"] in ("response.completed", "response.incomplete"), events[-1]
 
 
+def _check_messages_stream(body: bytes) -> None:
+    """The Messages stream: named events from message_start to message_stop, each block's
+    start, deltas and stop under its index, in order."""
+    frames = body.split(b"\n\n")
+    assert frames[-1] == b"", body[-200:]
+    events = []
+    for frame in frames[:-1]:
+        name, data = frame.split(b"\n")
+        event = orjson.loads(data.removeprefix(b"data: "))
+        assert name == b"event: " + event["type"].encode()
+        _validate(event, "MessageStreamEvent")
+        events.append(event)
+    assert events[0]["type"] == "message_start"
+    assert [e["type"] for e in events[-2:]] == ["message_delta", "message_stop"], events[-2:]
+    starts = [e["index"] for e in events if e["type"] == "content_block_start"]
+    assert starts == list(range(len(starts)))
+
+
+def _is_messages_route(route: str) -> bool:
+    return route == "/v1/messages" or route.startswith("/v1/messages/")
+
+
 def check_reply(reply: Reply) -> None:
-    """A well-formed success, or a 4xx whose body is exactly OpenAI's error body."""
+    """A well-formed success, or a 4xx whose body is exactly OpenAI's error body (Anthropic's
+    under /v1/messages)."""
     event(f"{reply.status} {reply.content_type.split(';')[0]}")  # --hypothesis-show-statistics
     assert reply.status < 500, (reply.method, reply.path, reply.status, reply.body[:500])
     if reply.method == "HEAD":
         return  # no body to check
+    route = urllib.parse.urlsplit(reply.path).path
     if reply.status >= 400:
         assert reply.content_type.startswith("application/json"), reply
         body = orjson.loads(reply.body)
+        if _is_messages_route(route):
+            assert set(body) == {"type", "error"}, body
+            assert set(body["error"]) == {"type", "message"}, body
+            _validate(body, "MessagesError")
+            return
         assert set(body) == {"error"}, body
         assert set(body["error"]) == ERROR_KEYS, body
         _validate(body, "ErrorResponse")
         return
-    route = urllib.parse.urlsplit(reply.path).path
     if reply.method == "OPTIONS":  # a CORS preflight that passed
         return
     if reply.content_type.startswith("text/event-stream") and route == "/v1/responses":
         _check_responses_stream(reply.body)
+    elif reply.content_type.startswith("text/event-stream") and route == "/v1/messages":
+        _check_messages_stream(reply.body)
     elif reply.content_type.startswith("text/event-stream"):
         assert route in _CHUNK_SCHEMA, route
         _check_stream(reply.body, _CHUNK_SCHEMA[route])
@@ -425,6 +457,9 @@ _ROUTES = [
     "/v1/tokenize",
     "/v1/responses",
     "/v1/responses/resp_0",
+    "/v1/messages",
+    "/v1/messages/count_tokens",
+    "/v1/messages/other",
     "/health",
     "/metrics",
     "/openapi.json",
@@ -579,6 +614,103 @@ def test_any_responses_body(live: LiveApp, body: bytes | None, headers: dict[str
     """Any bytes or field combination to /v1/responses: a Response, its stream, or a 4xx
     naming the field."""
     check_reply(live.send("POST", "/v1/responses", headers, body))
+
+
+_blocks = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                ["text", "tool_use", "tool_result", "thinking", "image", "document"]
+            )
+            | json_values
+        },
+        optional={
+            "text": st.text(max_size=10) | json_values,
+            "id": st.just("toolu_1") | json_values,
+            "tool_use_id": st.just("toolu_1") | json_values,
+            "name": st.sampled_from(["f", "a b"]) | json_values,
+            "input": st.just({}) | json_values,
+            "content": st.text(max_size=10) | json_values,
+            "thinking": st.text(max_size=5),
+            "is_error": st.booleans() | json_values,
+        },
+    ),
+    max_size=3,
+)
+_turn = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system", "tool"]) | json_values},
+    optional={"content": st.text(max_size=20) | _blocks | json_values},
+)
+messages_fields: dict[str, st.SearchStrategy[Any]] = {
+    "model": st.just(MODEL) | json_values,
+    "messages": st.lists(_turn, max_size=3) | json_values,
+    "max_tokens": st.integers(-1, 8) | st.integers(min_value=500) | json_values,
+    "system": st.text(max_size=20)
+    | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=8)}))
+    | json_values,
+    "temperature": st.floats(-1, 2, allow_nan=False) | json_values,
+    "top_p": st.floats(-1, 2, allow_nan=False) | json_values,
+    "top_k": st.integers(-1, 50) | json_values,
+    "stop_sequences": st.lists(st.text(max_size=3), max_size=5) | json_values,
+    "stream": st.booleans() | json_values,
+    "tools": st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "type": st.sampled_from(["custom", "web_search_20250305", "x"]),
+                "name": st.sampled_from(["f", "g", "a b"]),
+                "input_schema": json_values,
+            },
+        ),
+        max_size=2,
+    )
+    | json_values,
+    "tool_choice": st.fixed_dictionaries(
+        {"type": st.sampled_from(["auto", "any", "tool", "none", "x"])},
+        optional={"name": st.sampled_from(["f", "x"]), "disable_parallel_tool_use": st.booleans()},
+    )
+    | json_values,
+    "thinking": st.fixed_dictionaries(
+        {"type": st.sampled_from(["enabled", "disabled", "adaptive", "x"])},
+        optional={"budget_tokens": st.integers(-1, 2000)},
+    )
+    | json_values,
+    "output_config": json_values,
+    "metadata": json_values,
+    "mcp_servers": json_values,
+    "service_tier": json_values,
+}
+
+
+@FUZZ
+@given(
+    body=st.fixed_dictionaries(
+        {
+            "model": st.just(MODEL),
+            "max_tokens": st.integers(1, 8),
+            "messages": st.lists(
+                st.fixed_dictionaries(
+                    {"role": st.sampled_from(["user", "assistant"]), "content": st.text(max_size=9)}
+                ),
+                min_size=1,
+                max_size=2,
+            ),
+        },
+        optional={
+            k: v for k, v in messages_fields.items() if k not in ("model", "max_tokens", "messages")
+        },
+    ).map(encode)
+    | st.fixed_dictionaries({}, optional=messages_fields).map(encode)
+    | bodies,
+    path=st.sampled_from(["/v1/messages", "/v1/messages/count_tokens"]),
+    headers=header_sets(authorized=True),
+)
+def test_any_messages_body(
+    live: LiveApp, body: bytes | None, path: str, headers: dict[str, str]
+) -> None:
+    """Any bytes or field combination to /v1/messages (and count_tokens): a Message, its
+    event stream, a token count, or a 4xx in Anthropic's error shape."""
+    check_reply(live.send("POST", path, headers, body))
 
 
 # -- the document and the parser agree -------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -20,7 +19,7 @@ from returns.methods import unwrap_or_failure
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError
-from mlxfn.domain.events import Delta, Event, Failed, Finished, ResponseMeta
+from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, ResponseMeta
 from mlxfn.domain.messages import ToolCall
 from mlxfn.domain.messages_api import (
     ContentBlock,
@@ -127,7 +126,7 @@ def _whole_message(
     meta = ResponseMeta(id=message_id, created=0, model=model)
     finished = next((e for e in collected if isinstance(e, Finished)), None)
 
-    def render(completion: Any) -> JSON:
+    def render(completion: Completion) -> JSON:
         read = read_completion(completion, plan.reading)
         reason, stop = ("stop", None) if finished is None else (finished.reason, finished.stop)
         stopped = stopped_by(reason, stop, stop_sequences, made_calls=bool(read.tool_calls))

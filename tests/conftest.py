@@ -49,6 +49,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def native_tools_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a Qwen2.5-style template that has a tool-call format of its own
+    (mlx-lm reads it with ``json_tools``; ``<tool_call>`` and ``</tool_call>`` are one token
+    each) and a 4096 context, room for its tools section."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "native-tools", native_tools=True)
+
+
+@pytest.fixture(scope="session")
 def eos_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model whose greedy first token is always an end-of-sequence token."""
     return build_tiny_model(tmp_path_factory.mktemp("models") / "always-eos", always_eos=True)

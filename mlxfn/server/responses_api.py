@@ -48,6 +48,7 @@ from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_events
 from mlxfn.wire.responses_api_render import (
     JSON,
+    ItemStatus,
     ResponseIdentity,
     encode_stream_event,
     render_deleted,
@@ -243,10 +244,11 @@ class ResponseEvents:
             case Delta(text=text):
                 return self._pieces(self.reader.feed(text))
             case Finished(reason=reason, usage=usage):
-                frames = self._pieces(self.reader.finish()) + self._close()
-                if not self.items:  # an empty answer is still an (empty) message
-                    frames += self._text(TextPiece("content", "")) + self._close()
                 status = status_of(reason)
+                last: ItemStatus = "incomplete" if status == "incomplete" else "completed"
+                frames = self._pieces(self.reader.finish()) + self._close(last)
+                if not self.items:  # an empty answer is still an (empty) message
+                    frames += self._text(TextPiece("content", "")) + self._close(last)
                 self.final = self._response(status, usage)
                 self.done = True
                 kind = "response.incomplete" if status == "incomplete" else "response.completed"
@@ -313,8 +315,9 @@ class ResponseEvents:
             logprobs=[],
         )
 
-    def _close(self) -> bytes:
-        """End the open text item: its text's done, its part's done, the item's done."""
+    def _close(self, status: ItemStatus = "completed") -> bytes:
+        """End the open text item: its text's done, its part's done, the item's done (with
+        ``status``: ``incomplete`` for the item a token cap cut short)."""
         item = self.open
         if item is None:
             return b""
@@ -348,7 +351,7 @@ class ResponseEvents:
         )
         self.items = (*self.items, item)
         return frames + self._event(
-            "response.output_item.done", output_index=index, item=render_item(item)
+            "response.output_item.done", output_index=index, item=render_item(item, status)
         )
 
     def _call(self, call: ToolCall) -> bytes:

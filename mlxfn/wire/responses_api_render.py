@@ -6,7 +6,7 @@ OpenAI's does and as the SDK's Response type requires.
 
 from __future__ import annotations
 
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 
 import attrs
 import orjson
@@ -26,7 +26,7 @@ from mlxfn.domain.tools import FunctionTool, NamedToolChoice
 from mlxfn.wire.responses import render_error
 
 JSON = dict[str, Any]
-ItemStatus = str  # in_progress, completed or incomplete
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
 
 
 @attrs.frozen(kw_only=True)
@@ -138,6 +138,18 @@ def _tool_choice(request: ResponsesRequest) -> str | JSON:
             return mode
 
 
+def cut_status(status: ResponseStatus, item: OutputItem, *, last: bool) -> ItemStatus:
+    """An item's status in an ended response: the text item a token cap cut short is
+    ``incomplete``, as OpenAI marks it; whole calls, and every earlier item, are ``completed``.
+
+    >>> text = MessageItem("msg_1", "Once upon a")
+    >>> cut_status("incomplete", text, last=True), cut_status("completed", text, last=True)
+    ('incomplete', 'completed')
+    """
+    cut = status == "incomplete" and last and not isinstance(item, FunctionCallItem)
+    return "incomplete" if cut else "completed"
+
+
 def render_response(
     identity: ResponseIdentity,
     request: ResponsesRequest,
@@ -162,7 +174,10 @@ def render_response(
             None if request.max_output_tokens is None else request.max_output_tokens.value
         ),
         "model": identity.model,
-        "output": [render_item(item) for item in output],
+        "output": [
+            render_item(item, cut_status(status, item, last=i == len(output) - 1))
+            for i, item in enumerate(output)
+        ],
         "parallel_tool_calls": tools is None or tools.parallel,
         "previous_response_id": request.previous_response_id,
         "reasoning": {"effort": None, "summary": None},

@@ -116,6 +116,7 @@ def test_max_output_tokens_makes_an_incomplete_response(tiny: openai.OpenAI) -> 
     assert response.max_output_tokens == 3
     assert response.usage is not None
     assert response.usage.output_tokens == 3
+    assert [item.status for item in response.output] == ["incomplete"]  # the cut message
 
 
 def test_the_settings_are_repeated_in_the_response(tiny: openai.OpenAI) -> None:
@@ -202,6 +203,9 @@ def test_a_stream_cut_at_max_output_tokens_ends_incomplete(tiny: openai.OpenAI) 
     assert final.incomplete_details.reason == "max_output_tokens"
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == final.output_text
+    (done,) = [e for e in events if e.type == "response.output_item.done"]
+    assert done.item.status == "incomplete"
+    assert [item.status for item in final.output] == ["incomplete"]
 
 
 # -- the store -----------------------------------------------------------------------------------

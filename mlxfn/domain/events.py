@@ -94,11 +94,6 @@ class Failed:
 Event = Delta | Finished | Failed
 
 
-def is_final(event: Event) -> bool:
-    """Whether the engine sends nothing more after this event (for a request of one choice)."""
-    return not isinstance(event, Delta)
-
-
 @attrs.frozen(kw_only=True)
 class ResponseMeta:
     """The identity of one response, repeated in every stream chunk."""

@@ -101,7 +101,6 @@ class CompletionRequest:
     stream: bool = False
     include_usage: bool = False
     user: str | None = None
-    tools: ToolSpec | None = None  # None: no tools offered
 
 
 @attrs.frozen(kw_only=True)

@@ -165,20 +165,3 @@ def _add_text(pieces: list[Piece], kind: TextKind, text: str) -> None:
         pieces[-1] = TextPiece(kind, last.text + text)
     else:
         pieces.append(TextPiece(kind, text))
-
-
-def split_markup(text: str, markup: OutputMarkup) -> list[Piece]:
-    """All of one output's pieces at once (what streaming them piece by piece adds up to)."""
-    splitter = MarkupSplitter(markup)
-    return merge_pieces(splitter.feed(text) + splitter.finish())
-
-
-def merge_pieces(pieces: list[Piece]) -> list[Piece]:
-    """Join neighbouring text of one kind, as feeding all at once would have."""
-    merged: list[Piece] = []
-    for piece in pieces:
-        if isinstance(piece, TextPiece):
-            _add_text(merged, piece.kind, piece.text)
-        else:
-            merged.append(piece)
-    return merged

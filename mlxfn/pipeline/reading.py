@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -185,16 +185,6 @@ def read_output(text: str, reading: OutputReading) -> ReadOutput:
         reasoning=reasoning or None,
         tool_calls=calls,
     )
-
-
-class MarkupTokenizer(Protocol):
-    """What mlx-lm's TokenizerWrapper knows of a model's markers (all optional here)."""
-
-    @property
-    def has_tool_calling(self) -> bool: ...
-
-    @property
-    def has_thinking(self) -> bool: ...
 
 
 def _rfind(tokens: tuple[int, ...], marker: tuple[int, ...] | None) -> int:

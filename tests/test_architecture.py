@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,33 @@ def test_pure_module_imports_nothing_impure(path: Path) -> None:
         path.read_text(), module_name(path), is_package=path.name == "__init__.py"
     )
     bad = sorted({name for name in names if is_forbidden(name)})
+    assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
+
+
+# What a domain module may import: the standard library, these packages and the domain itself,
+# so that the values and errors load without MLX, HTTP, a JSON library or a grammar engine.
+DOMAIN_ALLOWED = frozenset({"returns", "attrs", "attr", "cattrs", "cattr"})
+
+
+def domain_files() -> list[Path]:
+    return sorted((PACKAGE_ROOT / "domain").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", domain_files(), ids=lambda p: str(p.relative_to(PACKAGE_ROOT)))
+def test_domain_module_imports_only_the_standard_library_returns_attrs_and_cattrs(
+    path: Path,
+) -> None:
+    names = imported_modules(
+        path.read_text(), module_name(path), is_package=path.name == "__init__.py"
+    )
+    bad = sorted(
+        {
+            name
+            for name in names
+            if name.partition(".")[0] not in sys.stdlib_module_names | DOMAIN_ALLOWED
+            and not (name == "mlxfn.domain" or name.startswith("mlxfn.domain."))
+        }
+    )
     assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
 
 

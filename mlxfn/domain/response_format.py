@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import attrs
-import orjson
 from returns.result import Result
 
 from mlxfn.domain.errors import ApiError
@@ -31,7 +31,7 @@ def _format_name(_: object, attribute: attrs.Attribute[Any], value: str) -> None
 
 
 def _json_object_text(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(orjson.loads(value), dict):
+    if not isinstance(json.loads(value), dict):
         raise ValueError("must be a JSON object")
 
 
@@ -56,7 +56,7 @@ class JsonSchemaFormat:
 
     @property
     def schema_object(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = orjson.loads(self.schema)
+        loaded: dict[str, Any] = json.loads(self.schema)
         return loaded
 
     @classmethod
@@ -71,13 +71,19 @@ class JsonSchemaFormat:
         return refine(
             lambda n: cls(
                 name=n,
-                schema=orjson.dumps(schema).decode(),
+                schema=_compact_json(schema),
                 description=description,
                 strict=strict,
             ),
             name,
             "response_format.json_schema.name",
         )
+
+
+def _compact_json(value: dict[str, Any]) -> str:
+    # The standard library's json, so that the domain needs no JSON library of its own; the
+    # schema came from a JSON document, so it has no NaN and only string keys.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 ResponseFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat

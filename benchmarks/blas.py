@@ -1,6 +1,6 @@
 """The same BLAS for every system under test.
 
-MLX's Linux CPU wheel links a vendored reference BLAS (~6 GFLOP/s here). ``import mlxfn``
+MLX's Linux CPU wheel links a vendored reference BLAS (~6 GFLOP/s here). mlxfn's engine
 swaps in a system OpenBLAS on its own (``mlxfn/blas.py``, off with ``MLXFN_FAST_BLAS=0``);
 mlx_lm.server and the in-process ceiling get the same library through ``LD_PRELOAD``, which puts
 it first in the dynamic linker's global scope, as mlxfn's ``RTLD_GLOBAL`` preload does. Each

@@ -14,7 +14,7 @@ import sys
 import time
 
 # isort: off
-import mlxfn  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
+import mlxfn.engine  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
 
 # isort: on
 from mlxfn.domain.events import Delta, Event

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 # isort: off
-import mlxfn  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
+import mlxfn.engine  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
 
 # isort: on
 from mlxfn.domain.events import Event, Finished

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 # isort: off
-import mlxfn  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
+import mlxfn.engine  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
 
 # isort: on
 import mlx.core as mx

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 # isort: off
-import mlxfn  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
+import mlxfn.engine  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
 
 # isort: on
 import mlx.core as mx

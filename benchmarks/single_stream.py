@@ -13,7 +13,7 @@ connection, the HTTP exchange and reading the SSE stream.
 from __future__ import annotations
 
 # isort: off
-import mlxfn  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
+import mlxfn.engine  # noqa: F401  first: it loads the fast BLAS, which must precede `import mlx`
 
 # isort: on
 import http.client

@@ -140,8 +140,9 @@ def describe_blas(choice: BlasChoice) -> str:
             return f"fast BLAS refused, MLX uses its own BLAS: {'; '.join(reasons)}"
         case BlasTooLate():
             return (
-                "fast BLAS not loaded: mlx was imported before mlxfn, so MLX keeps its slow "
-                "reference BLAS (import mlxfn first)"
+                "fast BLAS not loaded: mlx was imported before mlxfn's engine, so MLX keeps its "
+                "slow reference BLAS (import mlxfn first: from mlxfn import start_engine, before "
+                "import mlx)"
             )
         case _:
             assert_never(choice)
@@ -170,8 +171,8 @@ def preload_fast_blas(enabled: bool = True) -> BlasChoice:
     """Load a checked OpenBLAS ``RTLD_GLOBAL`` so that MLX uses it. Call before ``import mlx``.
 
     ``MLXFN_FAST_BLAS=0`` (or ``false``/``no``/``off``) turns it off, as does ``enabled=False``;
-    a path in ``MLXFN_FAST_BLAS`` is the only library tried. ``import mlxfn`` calls this on
-    Linux. The first call in a process decides and logs; later calls return its answer.
+    a path in ``MLXFN_FAST_BLAS`` is the only library tried. Importing ``mlxfn.engine`` calls
+    this on Linux. The first call in a process decides and logs; later calls return its answer.
     """
     if _DECIDED:
         return _DECIDED[0]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +141,54 @@ def test_the_check_catches(source: str) -> None:
 def test_the_check_allows(source: str) -> None:
     names = list(imported_modules(source, "mlxfn.pipeline.plan"))
     assert not any(is_forbidden(name) for name in names), (source, names)
+
+
+# Runs in a fresh interpreter that can import only the standard library, mlxfn, and returns,
+# attrs and cattrs with their own dependencies: as if nothing else were installed.
+LIGHT_IMPORT = r"""
+import importlib, importlib.abc, json, pkgutil, sys
+ALLOWED = {"mlxfn", "returns", "attrs", "attr", "cattrs", "cattr", "typing_extensions"}
+class OnlyTheseInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top not in sys.stdlib_module_names and top not in ALLOWED:
+            raise ImportError(f"{name} is not installed here")
+        return None
+sys.meta_path.insert(0, OnlyTheseInstalled())
+import mlxfn
+import mlxfn.domain
+names = [info.name for info in pkgutil.walk_packages(mlxfn.domain.__path__, "mlxfn.domain.")]
+for name in names:
+    importlib.import_module(name)
+faced = [mlxfn.__version__, mlxfn.ApiError, mlxfn.ChatRequest, mlxfn.Finished]
+print(json.dumps({"domain": names, "loaded": sorted(m for m in sys.modules if "mlxfn" in m)}))
+"""
+
+
+def test_the_domain_imports_with_only_returns_attrs_and_cattrs_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_IMPORT],
+        cwd=PACKAGE_ROOT.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["domain"]) == len(domain_files()) - 1  # every module but __init__
+    # and the package face loaded nothing past the domain: no engine, server or BLAS
+    assert {m for m in report["loaded"] if not m.startswith("mlxfn.domain")} == {
+        "mlxfn",
+        "mlxfn._version",
+    }
+
+
+def test_the_package_face_exports_every_name_lazily() -> None:
+    exports = mlxfn._EXPORTS
+    assert set(mlxfn.__all__) == {*exports, "__version__"}
+    for name, module in exports.items():
+        assert getattr(mlxfn, name) is getattr(importlib.import_module(module), name), name
+    assert set(mlxfn.__all__) <= set(dir(mlxfn))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = mlxfn.no_such_name

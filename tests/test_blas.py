@@ -189,9 +189,17 @@ def test_a_blas_that_is_not_openblas_is_refused(scenarios: dict[str, dict[str, A
 
 
 @linux_only
-def test_import_mlxfn_preloads_for_every_entry_point() -> None:
-    """``python -m mlxfn``, notebooks and the test servers all start with ``import mlxfn``."""
-    code = "import mlxfn.blas as b; print(type(b.preload_fast_blas()).__name__, b.blas_provider())"
+@pytest.mark.parametrize(
+    "entry",
+    ["import mlxfn.engine.thread", "import mlxfn; mlxfn.start_engine", "import mlxfn.cli"],
+)
+def test_every_way_into_the_engine_preloads_before_mlx(entry: str) -> None:
+    """``python -m mlxfn``, notebooks and the test servers all import the engine, which loads
+    the fast BLAS before MLX: a preload asked for afterwards would be too late."""
+    report = (
+        "import mlxfn.blas as b; print(type(b.preload_fast_blas()).__name__, b.blas_provider())"
+    )
+    code = f"{entry}; import mlx.core; {report}"
     env = {k: v for k, v in os.environ.items() if k != blas.ENV_VAR}
     result = subprocess.run(
         [sys.executable, "-c", code],

@@ -22,7 +22,7 @@ from aiohttp import web
 from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
 
-from mlxfn import __version__
+from mlxfn._version import __version__
 from mlxfn.blas import (
     ENV_VAR,
     BlasLoaded,
@@ -117,7 +117,7 @@ def check_listen(host: str, port: int) -> OSError | None:
 
 
 def _check_blas(say: Callable[[str], None]) -> bool:
-    blas = preload_fast_blas()  # `import mlxfn` loaded it; this says what happened
+    blas = preload_fast_blas()  # importing mlxfn.engine loaded it; this says what happened
     say(f"mlxfn: {describe_blas(blas)}")
     check = verify_blas()
     if not check.passed:  # a wrong matmul is a wrong model: refuse to run it

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import attrs
 
-from mlxfn import __version__
+from mlxfn._version import __version__
 from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_source
 from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import (

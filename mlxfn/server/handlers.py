@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from returns.methods import unwrap_or_failure
 from returns.result import Failure, Result, Success
 
-from mlxfn import __version__
+from mlxfn._version import __version__
 from mlxfn.domain.errors import ApiError, ModelNotFound
 from mlxfn.domain.events import Completion, Event, Failed, Finished, ResponseMeta
 from mlxfn.domain.request import ChatRequest, CompletionRequest, TokenizeRequest

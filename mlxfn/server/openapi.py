@@ -14,7 +14,7 @@ from typing import Any, Final, Union
 
 import attrs
 
-from mlxfn import __version__
+from mlxfn._version import __version__
 from mlxfn.domain.values import INT64_MAX, MAX_CHOICES
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES
 from mlxfn.server import openapi_messages, openapi_responses

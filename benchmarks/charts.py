@@ -63,9 +63,9 @@ def caption(document: Document) -> str:
     parts = [
         f"{config.get('date', 'undated')}, commit {config.get('commit', 'unknown')}",
         f"{config.get('repetitions', '?')} repetition(s), max_tokens {config.get('max_tokens')}",
-        str(config.get("command", "")),
     ]
-    return " · ".join(parts)
+    # The command on a line of its own: it is the longest part, and must show whole.
+    return " · ".join(parts) + "\n" + str(config.get("command", ""))
 
 
 def _systems(document: Document, variant: Mapping[str, Any]) -> list[str]:
@@ -89,7 +89,9 @@ def _tokens_per_s(rep: Mapping[str, Any]) -> float:
 
 def _finish(figure: Figure, document: Document, title: str) -> None:
     figure.suptitle(title, fontsize=12, fontweight="bold")
-    figure.text(0.01, 0.005, caption(document), fontsize=6.5, color="#555555", ha="left")
+    figure.text(
+        0.01, 0.005, caption(document), fontsize=6.5, color="#555555", ha="left", va="bottom"
+    )
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -161,7 +163,7 @@ def throughput_chart(document: Document, variant: Mapping[str, Any], path: Path)
         frameon=False,
     )
     _finish(figure, document, f"Output throughput against concurrency ({variant['label']})")
-    figure.tight_layout(rect=(0, 0.03, 1, 0.88))
+    figure.tight_layout(rect=(0, 0.05, 1, 0.88))
     return _save(figure, path)
 
 
@@ -208,7 +210,9 @@ def ttft_chart(document: Document, variant: Mapping[str, Any], path: Path) -> Pa
         ax.set_xticklabels([SHORT_LABELS.get(s, s) for s, _ in shown], fontsize=8)
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        low, high = ax.get_ylim()
+        # Within one decade there is no major tick to label: label the minor ones instead.
+        ax.yaxis.set_minor_formatter(ScalarFormatter() if high / low < 10 else NullFormatter())
         ax.set_ylabel("time to first token (ms, log scale)")
         scenario = scenarios[name]["scenario"]
         count = len(shown[0][1])
@@ -224,7 +228,7 @@ def ttft_chart(document: Document, variant: Mapping[str, Any], path: Path) -> Pa
         document,
         f"Time to first token, every request of every repetition\n({variant['label']})",
     )
-    figure.tight_layout(rect=(0, 0.03, 1, 0.9))
+    figure.tight_layout(rect=(0, 0.05, 1, 0.9))
     return _save(figure, path)
 
 
@@ -308,7 +312,7 @@ def burst_chart(document: Document, variant: Mapping[str, Any], path: Path) -> P
         f"Burst: inter-token gaps of running streams when a ~{prompt}-token prompt arrives\n"
         f"({variant['label']})",
     )
-    figure.tight_layout(rect=(0, 0.02, 1, 0.95))
+    figure.tight_layout(rect=(0, 0.03, 1, 0.95))
     return _save(figure, path)
 
 

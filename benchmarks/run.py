@@ -85,6 +85,7 @@ class Options:
     json_path: Path | None
     llama_python: str | None
     charts_dir: Path | None
+    layouts: bool
 
 
 def _comma_list(known: Sequence[str]) -> Any:
@@ -192,6 +193,12 @@ def parse_options(argv: Sequence[str]) -> Options:
         "a full run, none with --quick)",
     )
     parser.add_argument("--no-charts", action="store_true", help="write no charts")
+    parser.add_argument(
+        "--no-layouts",
+        action="store_true",
+        help="skip the weight-layouts run (benchmarks.gguf_layouts on the default model's GGUF, "
+        "against llama.cpp with --llama-python) that a full run with charts ends with",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     if "llama_cpp" in args.servers and not args.llama_python:
@@ -218,6 +225,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         json_path=args.json_path,
         llama_python=args.llama_python,
         charts_dir=charts_dir,
+        layouts=charts_dir is not None and not quick and not args.no_layouts,
     )
 
 
@@ -523,6 +531,21 @@ def benchmark_model(
     )
 
 
+def run_layouts(options: Options, chart: Path) -> None:
+    """The default model's weight layouts against llama.cpp, one sequence each, in the same
+    rounds and token count, so that one command draws every chart BENCHMARKS.md shows."""
+    command = [
+        sys.executable,
+        *("-m", "benchmarks.gguf_layouts", "--rounds", str(options.repetitions)),
+        *("--tokens", str(options.max_tokens), "--chart", str(chart)),
+        *(("--llama-python", options.llama_python) if options.llama_python else ()),
+    ]
+    print(f"\n[bench] weight layouts: {' '.join(map(shlex.quote, command[1:]))}", flush=True)
+    done = subprocess.run(command, cwd=REPO_ROOT, check=False)
+    if done.returncode != 0:
+        print(f"[bench] the weight-layouts run failed (exit {done.returncode})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     options = parse_options(args)
@@ -591,6 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             for path in write_charts(document, options.charts_dir):
                 print(f"chart written to {path}")
+    if options.layouts and options.charts_dir is not None:
+        run_layouts(options, options.charts_dir / "weight-layouts.png")
     failed = any(
         rep.errors
         for variant in variants

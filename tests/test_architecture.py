@@ -161,7 +161,8 @@ names = [info.name for info in pkgutil.walk_packages(mlxfn.domain.__path__, "mlx
 for name in names:
     importlib.import_module(name)
 faced = [mlxfn.__version__, mlxfn.ApiError, mlxfn.ChatRequest, mlxfn.Finished]
-print(json.dumps({"domain": names, "loaded": sorted(m for m in sys.modules if "mlxfn" in m)}))
+loaded = sorted(m for m in sys.modules if m.partition(".")[0] == "mlxfn")
+print(json.dumps({"domain": names, "loaded": loaded}))
 """
 
 

@@ -1,7 +1,7 @@
 """The same BLAS for every system under test.
 
 MLX's Linux CPU wheel links a vendored reference BLAS (~6 GFLOP/s here). mlxfn's engine
-swaps in a system OpenBLAS on its own (``mlxfn/blas.py``, off with ``MLXFN_FAST_BLAS=0``);
+swaps in a system OpenBLAS on its own (``mlxfn/platform/blas.py``, off with ``MLXFN_FAST_BLAS=0``);
 mlx_lm.server and the in-process ceiling get the same library through ``LD_PRELOAD``, which puts
 it first in the dynamic linker's global scope, as mlxfn's ``RTLD_GLOBAL`` preload does. Each
 process's ``/proc/PID/maps`` then shows which BLAS it really loaded.
@@ -36,10 +36,10 @@ def openblas_paths() -> tuple[str, ...]:
 
 def find_openblas() -> str | None:
     """A system OpenBLAS, else the pip wheel's (``ngsolve-openblas``), which mlxfn itself finds
-    too: the copy ``mlxfn.blas_wheel`` patches to load beside MLX's libgfortran."""
+    too: the copy ``mlxfn.platform.blas_wheel`` patches to load beside MLX's libgfortran."""
     found = next((p for p in openblas_paths() if os.path.exists(p)), None)
     if found is None:
-        from mlxfn.blas_wheel import wheel_openblas
+        from mlxfn.platform.blas_wheel import wheel_openblas
 
         found, _ = wheel_openblas()
     return found

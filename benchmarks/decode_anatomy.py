@@ -38,7 +38,7 @@ from mlx.utils import tree_flatten
 from mlx_lm import load
 from mlx_lm.models.cache import make_prompt_cache
 
-from mlxfn.blas import BlasLoaded, preload_fast_blas
+from mlxfn.platform.blas import BlasLoaded, preload_fast_blas
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 

@@ -91,6 +91,23 @@ def test_domain_module_imports_only_the_standard_library_returns_attrs_and_cattr
     assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
 
 
+def mlxfn_imports(path: Path) -> set[str]:
+    names = imported_modules(
+        path.read_text(), module_name(path), is_package=path.name == "__init__.py"
+    )
+    return {name for name in names if name == "mlxfn" or name.startswith("mlxfn.")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((PACKAGE_ROOT / "platform").rglob("*.py")),
+    ids=lambda p: str(p.relative_to(PACKAGE_ROOT)),
+)
+def test_platform_shims_import_nothing_else_of_mlxfn(path: Path) -> None:
+    bad = sorted(name for name in mlxfn_imports(path) if name.split(".")[1:2] != ["platform"])
+    assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
+
+
 def test_every_pure_package_has_modules() -> None:
     for pkg in PURE_PACKAGES:
         assert len(list((PACKAGE_ROOT / pkg).rglob("*.py"))) >= 2, pkg

@@ -23,14 +23,6 @@ from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
 
 from mlxfn._version import __version__
-from mlxfn.blas import (
-    ENV_VAR,
-    BlasLoaded,
-    describe_blas,
-    describe_check,
-    preload_fast_blas,
-    verify_blas,
-)
 from mlxfn.cli.flags import (
     API_KEY_ENV,
     BENCH_MODULE,
@@ -48,6 +40,14 @@ from mlxfn.engine.gguf.shipped import INSTALL_COMMAND, MISSING_DEFAULT, default_
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.load_progress import load_progress, weights_bytes
+from mlxfn.platform.blas import (
+    ENV_VAR,
+    BlasLoaded,
+    describe_blas,
+    describe_check,
+    preload_fast_blas,
+    verify_blas,
+)
 from mlxfn.server.app import make_app
 from mlxfn.server.cross_site import ANY, is_loopback
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S, drain

@@ -41,8 +41,8 @@ from mlxfn.engine.memory import (
     map_large_buffers_directly,
     release_free_heap,
 )
-from mlxfn.os_threads import name_os_thread
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES, GenerationPlan, Limits
+from mlxfn.platform.os_threads import name_os_thread
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from mlxfn.engine.thread import Engine
-from mlxfn.os_threads import name_os_thread
+from mlxfn.platform.os_threads import name_os_thread
 from mlxfn.server import handlers, messages_api, responses_api
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.cross_site import refuse_cross_site

@@ -8,7 +8,7 @@ mlxfn's loader and decoded greedily with mlx-lm; tool calls are parsed with mlx-
 from __future__ import annotations
 
 # isort: off
-import mlxfn.engine  # noqa: F401  (before mlx: it preloads a fast BLAS on Linux, see mlxfn/blas.py)
+import mlxfn.engine  # noqa: F401  (before mlx: it preloads a fast BLAS on Linux)
 
 # isort: on
 import argparse

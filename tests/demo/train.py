@@ -8,7 +8,7 @@ assistant tokens only, AdamW with warmup and cosine decay; then it runs the eval
 from __future__ import annotations
 
 # isort: off
-import mlxfn.engine  # noqa: F401  (before mlx: it preloads a fast BLAS on Linux, see mlxfn/blas.py)
+import mlxfn.engine  # noqa: F401  (before mlx: it preloads a fast BLAS on Linux)
 
 # isort: on
 import argparse

@@ -1,6 +1,6 @@
 """Turning a GGUF file into a cached mlx-lm model folder, once per file.
 
-The folder lives in mlxfn's cache folder (``mlxfn.cache_dir``) as ``gguf/<sha256 of the
+The folder lives in mlxfn's cache folder (``mlxfn.platform.cache_dir``) as ``gguf/<sha256 of the
 file>``, so a renamed or copied file is not converted again and an edited one is. It is
 written beside its final name and renamed into place, so an interrupted conversion leaves
 nothing half-written that a later run would trust.
@@ -19,7 +19,6 @@ from typing import Any, cast
 from returns.io import IOFailure, IOResult, IOSuccess, impure_safe
 from returns.result import Failure, Result
 
-from mlxfn.cache_dir import cache_root
 from mlxfn.engine.gguf.config import (
     GgufUnsupported,
     config_of,
@@ -29,6 +28,7 @@ from mlxfn.engine.gguf.config import (
     unreadable_types,
 )
 from mlxfn.engine.gguf.tokenizer import write_tokenizer
+from mlxfn.platform.cache_dir import cache_root
 
 # Bump when the folder this writes changes, so caches from older versions are rebuilt.
 FORMAT_VERSION = 1

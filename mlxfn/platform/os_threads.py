@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import threading
 
-from mlxfn.libc import libc_function
+from mlxfn.platform.libc import libc_function
 
 _PR_SET_NAME = 15  # prctl's option number in linux/prctl.h
 _LINUX_NAME_BYTES = 15  # the kernel keeps 16 bytes, the last one NUL

@@ -37,9 +37,9 @@ from typing import Final, Literal, assert_never
 
 import attrs
 
-from mlxfn.blas_wheel import wheel_openblas
+from mlxfn.platform.blas_wheel import wheel_openblas
 
-log = logging.getLogger("mlxfn.blas")
+log = logging.getLogger("mlxfn.platform.blas")
 
 ENV_VAR: Final = "MLXFN_FAST_BLAS"
 _OFF: Final = frozenset({"0", "false", "no", "off"})
@@ -233,7 +233,7 @@ def openblas_paths() -> tuple[str, ...]:
 
 def openblas_candidates() -> tuple[str, ...]:
     """The ``openblas_paths()`` that exist, one per real file, else what the linker cache
-    knows, else the OpenBLAS that ``pip install mlxfn`` brings (``mlxfn.blas_wheel``)."""
+    knows, else the OpenBLAS that ``pip install mlxfn`` brings (``mlxfn.platform.blas_wheel``)."""
     found: dict[str, str] = {}
     for path in openblas_paths():
         if os.path.exists(path):

@@ -1,8 +1,9 @@
 """The fast-BLAS preload: OpenBLAS is loaded and checked before MLX, or MLX keeps its own BLAS.
 
 The preload only works before the first ``import mlx``, and this test process imported MLX
-long ago, so each scenario runs in a fresh interpreter. That interpreter loads
-``mlxfn/blas.py`` by path, so that ``mlxfn/__init__.py`` (which imports MLX) does not run first.
+long ago, so each scenario runs in a fresh interpreter. That interpreter imports
+``mlxfn.platform.blas`` alone: neither the package face nor ``mlxfn.platform`` imports MLX or
+preloads, so the scenario decides the order.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from mlxfn import blas
-from mlxfn.blas import (
+from mlxfn.platform import blas
+from mlxfn.platform.blas import (
     BlasCheck,
     BlasChoice,
     BlasDisabled,
@@ -34,30 +35,22 @@ from mlxfn.blas import (
     check_sgemm,
     describe_blas,
 )
-from mlxfn.blas_wheel import wheel_openblas
-from mlxfn.cache_dir import CACHE_ENV
+from mlxfn.platform.blas_wheel import wheel_openblas
+from mlxfn.platform.cache_dir import CACHE_ENV
 
-BLAS_PY = Path(blas.__file__)
+ROOT = Path(blas.__file__).resolve().parents[2]  # where `python -c` finds this mlxfn
 SCENARIO_TIMEOUT_S = 120
 REFERENCE = "the reference BLAS bundled with mlx"
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="the preload only acts on Linux")
 
-# Runs in a fresh interpreter: argv is [blas.py path, "enabled"|"disabled", "mlx-first"|"-"].
-# blas.py is loaded on its own, without mlxfn/__init__.py (which would preload first); its
-# standard-library-only siblings (blas_wheel, cache_dir) come from the package folder.
+# Runs in a fresh interpreter: argv is ["enabled"|"disabled", "mlx-first"|"-"].
 SCENARIO = r"""
-import importlib.util, json, os, sys, types
-path, enabled, order = sys.argv[1], sys.argv[2] == "enabled", sys.argv[3]
+import json, sys
+enabled, order = sys.argv[1] == "enabled", sys.argv[2]
 if order == "mlx-first":
     import mlx.core
-package = types.ModuleType("mlxfn")
-package.__path__ = [os.path.dirname(path)]
-sys.modules["mlxfn"] = package
-spec = importlib.util.spec_from_file_location("blas_under_test", path)
-blas = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = blas
-spec.loader.exec_module(blas)
+import mlxfn.platform.blas as blas
 
 import attrs
 choice = blas.preload_fast_blas(enabled=enabled)
@@ -113,7 +106,8 @@ def scenarios() -> dict[str, dict[str, Any]]:
         cases["not-openblas"] = (("enabled", "-"), {blas.ENV_VAR: str(reference)})
     running = {
         name: subprocess.Popen(
-            [sys.executable, "-c", SCENARIO, str(BLAS_PY), *argv],
+            [sys.executable, "-c", SCENARIO, *argv],
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -196,13 +190,13 @@ def test_a_blas_that_is_not_openblas_is_refused(scenarios: dict[str, dict[str, A
 def test_every_way_into_the_engine_preloads_before_mlx(entry: str) -> None:
     """``python -m mlxfn``, notebooks and the test servers all import the engine, which loads
     the fast BLAS before MLX: a preload asked for afterwards would be too late."""
-    report = (
-        "import mlxfn.blas as b; print(type(b.preload_fast_blas()).__name__, b.blas_provider())"
-    )
+    report = "import mlxfn.platform.blas as b; print(type(b.preload_fast_blas()).__name__, "
+    report += "b.blas_provider())"
     code = f"{entry}; import mlx.core; {report}"
     env = {k: v for k, v in os.environ.items() if k != blas.ENV_VAR}
     result = subprocess.run(
         [sys.executable, "-c", code],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         env=env,

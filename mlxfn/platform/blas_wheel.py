@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlxfn.cache_dir import cache_root
+from mlxfn.platform.cache_dir import cache_root
 
 _WHEEL_PACKAGE = "ngsolve_openblas"
 _NEEDED = "libgfortran.so.5"

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from mlxfn.engine.loader import context_length_of
+from mlxfn.domain.model_config import context_length_of
 
 # safetensors dtype names → the names MLX and NumPy use
 _DTYPES = {

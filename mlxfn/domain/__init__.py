@@ -1,1 +1,2 @@
-"""Pure domain values: requests, messages, refined scalars, engine events and the error set."""
+"""Pure domain values: requests, messages, refined scalars, engine events, the error set, and
+what a model's config says (its context and vocabulary)."""

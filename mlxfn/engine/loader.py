@@ -13,6 +13,7 @@ from typing import Any, cast
 import attrs
 from returns.io import IOFailure, IOResult, IOSuccess, impure_safe
 
+from mlxfn.domain.model_config import context_length_of, vocab_size_of
 from mlxfn.engine.gguf.convert import gguf_file_in, gguf_folder
 from mlxfn.engine.gguf.shipped import (
     DEFAULT_MODEL_NAME,
@@ -21,16 +22,6 @@ from mlxfn.engine.gguf.shipped import (
     default_model_source,
 )
 from mlxfn.engine.weights import WeightLayout, apply_layout
-
-# Config keys different architectures use for their trained context length, most specific first.
-_CONTEXT_KEYS = (
-    "max_position_embeddings",
-    "max_sequence_length",
-    "seq_length",
-    "n_positions",
-    "n_ctx",
-)
-FALLBACK_CONTEXT_LENGTH = 4096
 
 
 @attrs.frozen(kw_only=True)
@@ -83,34 +74,6 @@ def served_name_of(source: str) -> str:
     if _looks_like_path(source):
         return Path(source).expanduser().resolve().name
     return source
-
-
-def context_length_of(config: dict[str, Any]) -> int:
-    """The model's context length from its config, looking inside ``text_config`` too.
-
-    >>> context_length_of({"text_config": {"max_position_embeddings": 32768}})
-    32768
-    """
-    for scope in (config, config.get("text_config") or {}):
-        for key in _CONTEXT_KEYS:
-            value = scope.get(key)
-            if isinstance(value, int) and value > 0:
-                return value
-    return FALLBACK_CONTEXT_LENGTH
-
-
-def vocab_size_of(config: dict[str, Any], tokenizer_size: int) -> int:
-    """Token ids valid for both the model's logits and the tokenizer: a padded embedding has
-    rows no token reaches, and a tokenizer can know ids past a model's logits.
-
-    >>> vocab_size_of({"text_config": {"vocab_size": 1024}}, 1000)
-    1000
-    """
-    for scope in (config, config.get("text_config") or {}):
-        value = scope.get("vocab_size")
-        if isinstance(value, int) and value > 0:
-            return min(value, tokenizer_size)
-    return tokenizer_size
 
 
 @impure_safe(exceptions=(OSError, ValueError, KeyError, TypeError, ImportError))

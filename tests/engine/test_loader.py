@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 from returns.result import Failure, Success
 
+from mlxfn.domain.model_config import FALLBACK_CONTEXT_LENGTH, context_length_of
 from mlxfn.effects import run_io
-from mlxfn.engine.loader import (
-    FALLBACK_CONTEXT_LENGTH,
-    LoadedModel,
-    ModelLoadFailed,
-    ModelSpec,
-    context_length_of,
-    load_model,
-    served_name_of,
-)
+from mlxfn.engine.loader import LoadedModel, ModelLoadFailed, ModelSpec, load_model, served_name_of
 
 
 def test_loads_the_tiny_model(tiny_model_dir: Path) -> None:

@@ -1,4 +1,6 @@
-"""The pure core stays pure: domain/, wire/ and pipeline/ never import MLX, HTTP or the shells."""
+"""The layout shows the architecture: domain/, wire/ and pipeline/ never import MLX, HTTP or
+the shells; the domain needs only returns, attrs and cattrs; the platform shims and the CLI stand
+apart; and the package face imports its names lazily."""
 
 from __future__ import annotations
 
@@ -106,6 +108,26 @@ def mlxfn_imports(path: Path) -> set[str]:
 def test_platform_shims_import_nothing_else_of_mlxfn(path: Path) -> None:
     bad = sorted(name for name in mlxfn_imports(path) if name.split(".")[1:2] != ["platform"])
     assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
+
+
+# The package root holds the face and what it needs; everything else lives in a package whose
+# name says what it is (pure: domain, wire, pipeline; shell: engine, server, platform, cli).
+ROOT_MODULES = frozenset({"__init__", "__main__", "_version", "effects", "notebook", "tiny_model"})
+
+
+def test_the_package_root_holds_only_the_face() -> None:
+    assert {path.stem for path in PACKAGE_ROOT.glob("*.py")} == ROOT_MODULES
+
+
+def test_only_the_entry_point_imports_the_cli() -> None:
+    outside = sorted(
+        path
+        for path in PACKAGE_ROOT.rglob("*.py")
+        if path.parent.name != "cli" and path.name != "__main__.py"
+    )
+    for path in outside:
+        bad = sorted(name for name in mlxfn_imports(path) if name.split(".")[1:2] == ["cli"])
+        assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
 
 
 def test_every_pure_package_has_modules() -> None:

@@ -35,11 +35,11 @@ from mlxfn.cli.flags import (
     parse_config,
     split_command,
 )
+from mlxfn.cli.load_progress import load_progress, weights_bytes
 from mlxfn.engine.gguf.convert import gguf_file_in, gguf_folder
 from mlxfn.engine.gguf.shipped import INSTALL_COMMAND, MISSING_DEFAULT, default_model_source
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
-from mlxfn.load_progress import load_progress, weights_bytes
 from mlxfn.platform.blas import (
     ENV_VAR,
     BlasLoaded,
@@ -248,7 +248,7 @@ def _serve_engine(engine: Engine, config: Config) -> int:
 
 
 def run_chat(config: ChatConfig) -> int:
-    from mlxfn.terminal_chat import ChatSettings, chat_in_terminal
+    from mlxfn.cli.terminal_chat import ChatSettings, chat_in_terminal
 
     logging.basicConfig(level="WARNING", format="mlxfn: %(message)s")
     started = start_model(config.model, EngineConfig(), lambda _: None)
@@ -289,8 +289,8 @@ def _info_folder(source: str) -> Path | str:
 
 
 def run_info(argv: Sequence[str], prog: str) -> int:
-    from mlxfn.model_folder import load_folder_facts
-    from mlxfn.model_info import build_model_info, render_model_info, render_model_info_json
+    from mlxfn.cli.model_folder import load_folder_facts
+    from mlxfn.cli.model_info import build_model_info, render_model_info, render_model_info_json
 
     args = build_info_parser(prog).parse_args(argv)
     source = args.model or default_model_source()

@@ -12,8 +12,8 @@ from openai import OpenAI
 
 from mlxfn.cli import main
 from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_file
+from tests.cli.test_terminal_chat import Terminal
 from tests.conftest import ServerProcess, StartServer
-from tests.test_terminal_chat import Terminal
 
 QUESTIONS = [
     ("What is the capital of France?", "Paris"),

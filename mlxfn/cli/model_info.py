@@ -1,6 +1,6 @@
 """What a model folder holds, as a value: folder facts → ``ModelInfo`` → text or JSON. Pure.
 
-``mlxfn/model_folder.py`` reads the facts (config, safetensors headers, tokenizer); this module
+``mlxfn/cli/model_folder.py`` reads the facts (config, safetensors headers, tokenizer); this module
 only counts and describes them, so ``python -m mlxfn info`` never loads weights.
 """
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from returns.io import IOFailure, IOResult, impure_safe
 
-from mlxfn.model_info import FileEntry, FolderFacts, TensorHeader, TokenizerFacts
+from mlxfn.cli.model_info import FileEntry, FolderFacts, TensorHeader, TokenizerFacts
 
 _HEADER_LENGTH = struct.Struct("<Q")  # a safetensors file opens with its header's byte length
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # the format's own limit

@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from mlxfn import terminal_chat
-from mlxfn.domain.errors import ContextLengthExceeded, EngineFailed, ModelNotFound
-from mlxfn.engine.thread import Engine
-from mlxfn.terminal_chat import (
+from mlxfn.cli import terminal_chat
+from mlxfn.cli.terminal_chat import (
     Blank,
     ChatSettings,
     Quit,
@@ -33,6 +31,8 @@ from mlxfn.terminal_chat import (
     parse_command,
     stream_reply,
 )
+from mlxfn.domain.errors import ContextLengthExceeded, EngineFailed, ModelNotFound
+from mlxfn.engine.thread import Engine
 
 # -- pure parts -------------------------------------------------------------------------------
 

@@ -10,9 +10,8 @@ import pytest
 from returns.io import IOFailure, IOSuccess
 from returns.result import Success
 
-from mlxfn.effects import run_io
-from mlxfn.model_folder import load_folder_facts, read_safetensors_header
-from mlxfn.model_info import (
+from mlxfn.cli.model_folder import load_folder_facts, read_safetensors_header
+from mlxfn.cli.model_info import (
     FileEntry,
     FolderFacts,
     ModelInfo,
@@ -26,6 +25,7 @@ from mlxfn.model_info import (
     render_model_info,
     render_model_info_json,
 )
+from mlxfn.effects import run_io
 
 Q4 = {"quantization": {"group_size": 64, "bits": 4, "mode": "affine"}}
 

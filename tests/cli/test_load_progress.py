@@ -9,7 +9,7 @@ from pathlib import Path
 
 import mlx.core as mx
 
-from mlxfn.load_progress import _screen, load_progress, weights_bytes
+from mlxfn.cli.load_progress import _screen, load_progress, weights_bytes
 
 
 class FakeTerminal(io.StringIO):

@@ -52,6 +52,10 @@ def pure_files() -> list[Path]:
     return sorted(f for pkg in PURE_PACKAGES for f in (PACKAGE_ROOT / pkg).rglob("*.py"))
 
 
+def package_files(package: str) -> list[Path]:
+    return sorted((PACKAGE_ROOT / package).rglob("*.py"))
+
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -71,11 +75,9 @@ def test_pure_module_imports_nothing_impure(path: Path) -> None:
 DOMAIN_ALLOWED = frozenset({"returns", "attrs", "attr", "cattrs", "cattr"})
 
 
-def domain_files() -> list[Path]:
-    return sorted((PACKAGE_ROOT / "domain").rglob("*.py"))
-
-
-@pytest.mark.parametrize("path", domain_files(), ids=lambda p: str(p.relative_to(PACKAGE_ROOT)))
+@pytest.mark.parametrize(
+    "path", package_files("domain"), ids=lambda p: str(p.relative_to(PACKAGE_ROOT))
+)
 def test_domain_module_imports_only_the_standard_library_returns_attrs_and_cattrs(
     path: Path,
 ) -> None:
@@ -102,7 +104,7 @@ def mlxfn_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     "path",
-    sorted((PACKAGE_ROOT / "platform").rglob("*.py")),
+    package_files("platform"),
     ids=lambda p: str(p.relative_to(PACKAGE_ROOT)),
 )
 def test_platform_shims_import_nothing_else_of_mlxfn(path: Path) -> None:
@@ -128,6 +130,21 @@ def test_only_the_entry_point_imports_the_cli() -> None:
     for path in outside:
         bad = sorted(name for name in mlxfn_imports(path) if name.split(".")[1:2] == ["cli"])
         assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
+
+
+def test_the_pipeline_never_imports_the_wire() -> None:
+    for path in package_files("pipeline"):
+        bad = sorted(name for name in mlxfn_imports(path) if name.split(".")[1:2] == ["wire"])
+        assert not bad, f"{path.relative_to(PACKAGE_ROOT)} imports {bad}"
+
+
+def test_the_wire_imports_of_the_pipeline_only_its_grammar_check() -> None:
+    # A schema llguidance cannot compile is a 400 at parse time, and compiling needs the grammar
+    # module; nothing else of the pipeline may leak into the wire.
+    allowed = {"mlxfn.pipeline.grammar", "mlxfn.pipeline.grammar.check_response_format"}
+    for path in package_files("wire"):
+        pipeline = {name for name in mlxfn_imports(path) if name.split(".")[1:2] == ["pipeline"]}
+        assert pipeline <= allowed, f"{path.relative_to(PACKAGE_ROOT)} imports {sorted(pipeline)}"
 
 
 def test_every_pure_package_has_modules() -> None:
@@ -216,7 +233,7 @@ def test_the_domain_imports_with_only_returns_attrs_and_cattrs_installed() -> No
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert len(report["domain"]) == len(domain_files()) - 1  # every module but __init__
+    assert len(report["domain"]) == len(package_files("domain")) - 1  # every module but __init__
     # and the package face loaded nothing past the domain: no engine, server or BLAS
     assert {m for m in report["loaded"] if not m.startswith("mlxfn.domain")} == {
         "mlxfn",

@@ -1,6 +1,6 @@
 """Leaving the IO world: the one helper that runs an ``IOResult`` into a plain ``Result``.
 
-Only the shells call it (``server/``, ``cli.py``, ``notebook.py``), once per effect.
+Only the shells call it (``server/``, ``cli/``, ``engine/``, ``notebook.py``), once per effect.
 """
 
 from __future__ import annotations

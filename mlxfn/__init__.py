@@ -35,42 +35,27 @@ if TYPE_CHECKING:
     from mlxfn.wire.requests import parse_chat_request
     from mlxfn.wire.responses import render_completion, render_error
 
-# Each public name → the module that defines it.
-_EXPORTS: Final = {
-    "ApiError": "mlxfn.domain.errors",
-    "error_status": "mlxfn.domain.errors",
-    "Completion": "mlxfn.domain.events",
-    "Delta": "mlxfn.domain.events",
-    "Event": "mlxfn.domain.events",
-    "Failed": "mlxfn.domain.events",
-    "Finished": "mlxfn.domain.events",
-    "Usage": "mlxfn.domain.events",
-    "ChatRequest": "mlxfn.domain.request",
-    "CompletionRequest": "mlxfn.domain.request",
-    "ModelSpec": "mlxfn.engine.loader",
-    "default_model_spec": "mlxfn.engine.loader",
-    "load_model": "mlxfn.engine.loader",
-    "Engine": "mlxfn.engine.thread",
-    "EngineConfig": "mlxfn.engine.thread",
-    "start_engine": "mlxfn.engine.thread",
-    "chat": "mlxfn.notebook",
-    "generate": "mlxfn.notebook",
-    "check_model": "mlxfn.pipeline.chat",
-    "plan_chat": "mlxfn.pipeline.chat",
-    "assemble_completion": "mlxfn.pipeline.completion",
-    "GenerationPlan": "mlxfn.pipeline.plan",
-    "Limits": "mlxfn.pipeline.plan",
-    "build_plan": "mlxfn.pipeline.plan",
-    "Prompt": "mlxfn.pipeline.prompt",
-    "build_prompt": "mlxfn.pipeline.prompt",
-    "plan_text_completion": "mlxfn.pipeline.text_completion",
-    "make_app": "mlxfn.server.app",
-    "BackgroundServer": "mlxfn.server.background",
-    "serve_in_background": "mlxfn.server.background",
-    "parse_completion_request": "mlxfn.wire.completion_requests",
-    "parse_chat_request": "mlxfn.wire.requests",
-    "render_completion": "mlxfn.wire.responses",
-    "render_error": "mlxfn.wire.responses",
+# The module that defines each public name.
+_MODULES: Final[dict[str, tuple[str, ...]]] = {
+    "mlxfn.domain.errors": ("ApiError", "error_status"),
+    "mlxfn.domain.events": ("Completion", "Delta", "Event", "Failed", "Finished", "Usage"),
+    "mlxfn.domain.request": ("ChatRequest", "CompletionRequest"),
+    "mlxfn.engine.loader": ("ModelSpec", "default_model_spec", "load_model"),
+    "mlxfn.engine.thread": ("Engine", "EngineConfig", "start_engine"),
+    "mlxfn.notebook": ("chat", "generate"),
+    "mlxfn.pipeline.chat": ("check_model", "plan_chat"),
+    "mlxfn.pipeline.completion": ("assemble_completion",),
+    "mlxfn.pipeline.plan": ("GenerationPlan", "Limits", "build_plan"),
+    "mlxfn.pipeline.prompt": ("Prompt", "build_prompt"),
+    "mlxfn.pipeline.text_completion": ("plan_text_completion",),
+    "mlxfn.server.app": ("make_app",),
+    "mlxfn.server.background": ("BackgroundServer", "serve_in_background"),
+    "mlxfn.wire.completion_requests": ("parse_completion_request",),
+    "mlxfn.wire.requests": ("parse_chat_request",),
+    "mlxfn.wire.responses": ("render_completion", "render_error"),
+}
+_EXPORTS: Final[dict[str, str]] = {
+    name: module for module, names in _MODULES.items() for name in names
 }
 
 

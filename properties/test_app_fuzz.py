@@ -144,6 +144,8 @@ _DOCUMENT = build_openapi(MODEL)
 _SUCCESS_SCHEMA = {
     "/v1/models": "ModelList",
     "/v1/tokenize": "TokenCount",
+    "/tokenize": "TokenCount",
+    "/detokenize": "Detokenized",
     "/health": "Health",
     "/v1/chat/completions": "ChatCompletion",
     "/v1/completions": "TextCompletion",
@@ -455,6 +457,8 @@ _ROUTES = [
     f"/v1/models/{MODEL}",
     "/v1/models/other",
     "/v1/tokenize",
+    "/tokenize",
+    "/detokenize",
     "/v1/responses",
     "/v1/responses/resp_0",
     "/v1/messages",
@@ -524,6 +528,28 @@ def test_any_combination_of_completion_fields(
 )
 def test_any_tokenize_body(live: LiveApp, body: bytes | None, headers: dict[str, str]) -> None:
     check_reply(live.send("POST", "/v1/tokenize", headers, body))
+
+
+@FUZZ
+@given(
+    route=st.sampled_from(["/tokenize", "/detokenize"]),
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "prompt": st.text(max_size=40) | json_values,
+            "messages": st.lists(messages, max_size=3) | json_values,
+            "add_special_tokens": st.booleans() | json_values,
+            "tokens": st.lists(st.integers(-5, 1000), max_size=8) | json_values,
+            "model": _FIELD_VALUES["model"] | json_values,
+        },
+    ).map(encode)
+    | bodies,
+    headers=header_sets(authorized=True),
+)
+def test_any_vllm_tokenize_or_detokenize_body(
+    live: LiveApp, route: str, body: bytes | None, headers: dict[str, str]
+) -> None:
+    check_reply(live.send("POST", route, headers, body))
 
 
 @FUZZ

@@ -105,7 +105,17 @@ class CompletionRequest:
 
 @attrs.frozen(kw_only=True)
 class TokenizeRequest:
-    """Count tokens of plain text, or of a chat as the template renders it for generation."""
+    """Count tokens of plain text, or of a chat as the template renders it for generation;
+    ``add_special_tokens``: the tokenizer's own (a BOS, say) around plain text."""
 
     model: ModelName | None
     text: str | Conversation
+    add_special_tokens: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class DetokenizeRequest:
+    """Token ids to decode back to text (each is >= 0; the vocabulary bound is the model's)."""
+
+    model: ModelName | None
+    tokens: tuple[int, ...]

@@ -130,14 +130,17 @@ def build_prompt(
 
 
 @safe(exceptions=(ValueError, TypeError))
-def _encode(tokenizer: ChatTokenizer, text: str) -> tuple[int, ...]:
-    return tuple(tokenizer.encode(text, add_special_tokens=False))
+def _encode(tokenizer: ChatTokenizer, text: str, special: bool = False) -> tuple[int, ...]:
+    return tuple(tokenizer.encode(text, add_special_tokens=special))
 
 
-def build_text_prompt(text: str, tokenizer: ChatTokenizer) -> Result[Prompt, ApiError]:
-    """Tokenize plain text as it is, without a template."""
+def build_text_prompt(
+    text: str, tokenizer: ChatTokenizer, *, add_special_tokens: bool = False
+) -> Result[Prompt, ApiError]:
+    """Tokenize plain text without a template: as it is, or with the tokenizer's own special
+    tokens around it (``add_special_tokens``, a BOS for Llama-style tokenizers)."""
     return (
-        _encode(tokenizer, text)
+        _encode(tokenizer, text, add_special_tokens)
         .alt(lambda exc: InvalidRequest(f"the text could not be tokenized: {exc}", "text"))
         .map(Prompt)
     )

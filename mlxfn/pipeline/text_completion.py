@@ -151,6 +151,28 @@ def _untokenizable(exc: Exception) -> ApiError:
     return InvalidRequest(f"the prompt could not be tokenized: {exc}", param="prompt")
 
 
+def decode_tokens(
+    tokens: tuple[int, ...], tokenizer: TextTokenizer, vocab_size: int | None
+) -> Result[str, ApiError]:
+    """Token ids back to text (``/detokenize``), once each is known to be in the vocabulary.
+
+    >>> decode_tokens((1, 9), None, vocab_size=8).failure().param
+    'tokens[1]'
+    """
+    outside = next(
+        (i for i, t in enumerate(tokens) if vocab_size is not None and t >= vocab_size), None
+    )
+    if outside is not None and vocab_size is not None:
+        why = (
+            f"token id {tokens[outside]} is outside this model's vocabulary "
+            f"(ids 0 to {vocab_size - 1})"
+        )
+        return Failure(InvalidRequest(why, param=f"tokens[{outside}]"))
+    return _decode(tokenizer, tokens).alt(
+        lambda exc: InvalidRequest(f"the tokens could not be decoded: {exc}", "tokens")
+    )
+
+
 def echo_text(prompt: PromptInput, tokenizer: TextTokenizer) -> Result[str, ApiError]:
     """The text ``echo`` puts before a prompt's choices: the prompt as sent, or its token
     ids detokenized."""

@@ -77,6 +77,8 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         app.router.add_get("/v1/models", handlers.list_models),
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
         app.router.add_post("/v1/tokenize", handlers.tokenize),
+        app.router.add_post("/tokenize", handlers.tokenize),
+        app.router.add_post("/detokenize", handlers.detokenize),
         app.router.add_get("/health", handlers.health),
         app.router.add_get("/metrics", handlers.metrics),
         app.router.add_get("/openapi.json", handlers.openapi),

@@ -1,5 +1,6 @@
 """API keys: ``Authorization: Bearer KEY`` or ``x-api-key: KEY`` (Anthropic's header, which its
-SDK and Claude Code send) on every ``/v1`` route, checked in constant time.
+SDK and Claude Code send) on every ``/v1`` route and on ``/tokenize`` and ``/detokenize``,
+checked in constant time.
 
 ``/health``, ``/metrics`` and ``/openapi.json`` stay open, for load balancers and scrapers,
 and CORS preflights pass, since browsers send them without credentials.
@@ -16,7 +17,8 @@ from mlxfn.domain.errors import Unauthorized
 from mlxfn.server.keys import CONFIG
 from mlxfn.server.responses import error_response
 
-_PROTECTED_PREFIX = "/v1"
+# vLLM leaves its /tokenize and /detokenize open; here they use the model, so they need a key.
+_PROTECTED = ("/v1", "/tokenize", "/detokenize")
 _SCHEME = "bearer"
 API_KEY_HEADER = "x-api-key"
 
@@ -60,11 +62,7 @@ def key_matches(token: str, keys: frozenset[str]) -> bool:
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
     keys = request.app[CONFIG].api_keys
-    if (
-        not keys
-        or not request.path.startswith(_PROTECTED_PREFIX)
-        or request.method == hdrs.METH_OPTIONS
-    ):
+    if not keys or not request.path.startswith(_PROTECTED) or request.method == hdrs.METH_OPTIONS:
         return await handler(request)
     tokens = sent_keys(
         request.headers.get(hdrs.AUTHORIZATION, ""), request.headers.get(API_KEY_HEADER, "")

@@ -23,7 +23,12 @@ from returns.result import Failure, Result, Success
 from mlxfn._version import __version__
 from mlxfn.domain.errors import ApiError, ModelNotFound
 from mlxfn.domain.events import Completion, Event, Failed, Finished, ResponseMeta
-from mlxfn.domain.request import ChatRequest, CompletionRequest, TokenizeRequest
+from mlxfn.domain.request import (
+    ChatRequest,
+    CompletionRequest,
+    DetokenizeRequest,
+    TokenizeRequest,
+)
 from mlxfn.effects import run_io
 from mlxfn.engine.thread import Engine, Job
 from mlxfn.pipeline.chat import check_model, plan_chat
@@ -33,6 +38,7 @@ from mlxfn.pipeline.prompt import Prompt, build_prompt, build_text_prompt
 from mlxfn.pipeline.text_completion import (
     TextCompletionPlan,
     build_text_choices,
+    decode_tokens,
     plan_text_completion,
     renumber,
     total_usage,
@@ -46,14 +52,16 @@ from mlxfn.server.streaming import stream_chat
 from mlxfn.server.text_streaming import stream_text_completion
 from mlxfn.wire.completion_requests import parse_completion_request
 from mlxfn.wire.completions import render_text_completion
-from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
+from mlxfn.wire.requests import parse_chat_request
 from mlxfn.wire.responses import (
     StreamMeta,
     render_completions,
+    render_detokenized,
     render_model,
     render_model_list,
     render_token_count,
 )
+from mlxfn.wire.token_requests import parse_detokenize_request, parse_tokenize_request
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -303,10 +311,29 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def tokenize(request: web.Request) -> web.StreamResponse:
+    """``/v1/tokenize`` and vLLM's ``/tokenize``: one parser, one answer shape."""
     engine = request.app[ENGINE]
     body = await request.read()
     counted = await _off_loop(request, partial(_count, body, engine))
     return _answer(counted.map(json_response))
+
+
+async def detokenize(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    body = await request.read()
+    decoded = await _off_loop(request, partial(_decode_tokens, body, engine))
+    return _answer(decoded.map(json_response))
+
+
+def _decode_tokens(body: bytes, engine: Engine) -> Result[object, ApiError]:
+    loaded = engine.loaded
+
+    def text_of(req: DetokenizeRequest) -> Result[str, ApiError]:
+        return check_model(loaded.name, req.model, engine.limits.model_aliases).bind(
+            lambda _: decode_tokens(req.tokens, loaded.tokenizer, engine.limits.vocab_size)
+        )
+
+    return parse_detokenize_request(body).bind(text_of).map(render_detokenized)
 
 
 def _count(body: bytes, engine: Engine) -> Result[object, ApiError]:
@@ -315,8 +342,10 @@ def _count(body: bytes, engine: Engine) -> Result[object, ApiError]:
     def prompt_of(req: TokenizeRequest) -> Result[Prompt, ApiError]:
         checked = check_model(loaded.name, req.model, engine.limits.model_aliases)
         if isinstance(req.text, str):
-            text = req.text
-            return checked.bind(lambda _: build_text_prompt(text, loaded.tokenizer))
+            text, special = req.text, req.add_special_tokens
+            return checked.bind(
+                lambda _: build_text_prompt(text, loaded.tokenizer, add_special_tokens=special)
+            )
         conversation = req.text
         return checked.bind(lambda _: build_prompt(conversation, loaded.tokenizer))
 

@@ -24,6 +24,7 @@ from mlxfn.wire.bodies import (
     ChatBody,
     CompletionBody,
     ContentPartBody,
+    DetokenizeBody,
     FunctionBody,
     FunctionDefinitionBody,
     JsonSchemaBody,
@@ -167,7 +168,17 @@ _RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
         "name": {"pattern": "^[a-zA-Z0-9_-]{1,64}$"},
         "parameters": {"properties": {"type": {"const": "object"}}},
     },
-    TokenizeBody: {"messages": {"minItems": 1}},
+    TokenizeBody: {
+        "messages": {"minItems": 1},
+        "add_special_tokens": {
+            "description": "the tokenizer's special tokens (a BOS, say) around text or prompt; "
+            "default true for prompt (as vLLM), false for text; must be false with messages, "
+            "whose template writes them"
+        },
+    },
+    DetokenizeBody: {
+        "tokens": {"items": {"type": "integer", "minimum": 0}},
+    },
 }
 # Fields (and message classes) that mlxfn rejects whenever they are set: only null passes.
 _NULL_ONLY: Final[dict[type[Any], frozenset[str]]] = {
@@ -232,8 +243,11 @@ _RULES: Final[dict[type[Any], JSON]] = {
     TokenizeBody: {
         "oneOf": [
             _present("text", {"type": "string"}),
+            _present("prompt", {"type": "string"}),
             _present("messages", {"type": "array"}),
-        ]
+        ],
+        "if": _present("messages", {"type": "array"}),
+        "then": {"properties": {"add_special_tokens": {"not": {"const": True}}}},
     },
     **openapi_responses.RULES,
     **openapi_messages.RULES,
@@ -616,6 +630,11 @@ def _response_schemas() -> dict[str, JSON]:
             },
             "required": ["count", "max_model_len", "tokens"],
         },
+        "Detokenized": {
+            "type": "object",
+            "properties": {"prompt": {"type": "string"}},
+            "required": ["prompt"],
+        },
         "Health": {
             "type": "object",
             "properties": {
@@ -768,6 +787,24 @@ def _paths() -> JSON:
                 protected=True,
             )
         },
+        "/tokenize": {
+            "post": _operation(
+                "Tokenize (vLLM's route)",
+                {"200": {"description": "the token ids", "content": _json("TokenCount")}}
+                | _errors(400, 401, 403, 404, 413, 415, 500, 503),
+                request="TokenizeBody",
+                protected=True,
+            )
+        },
+        "/detokenize": {
+            "post": _operation(
+                "Detokenize (vLLM's route)",
+                {"200": {"description": "the text", "content": _json("Detokenized")}}
+                | _errors(400, 401, 403, 404, 413, 415, 500, 503),
+                request="DetokenizeBody",
+                protected=True,
+            )
+        },
         "/health": {
             "get": _operation(
                 "Health",
@@ -844,7 +881,7 @@ def build_openapi(model: str | None = None) -> JSON:
 
     >>> document = build_openapi("tiny")
     >>> document["openapi"], sorted(document["paths"])[:2]
-    ('3.1.0', ['/', '/health'])
+    ('3.1.0', ['/', '/detokenize'])
     >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
     ['tiny']
     """
@@ -858,6 +895,7 @@ def build_openapi(model: str | None = None) -> JSON:
         ranges[ChatBody] = {**_CHAT_RANGES, "model": {"type": "string", **served}}
         ranges[CompletionBody] = {**_COMPLETION_RANGES, "model": {"type": "string", **served}}
         ranges[TokenizeBody] = {**_RANGES[TokenizeBody], "model": served}
+        ranges[DetokenizeBody] = {**_RANGES[DetokenizeBody], "model": served}
         ranges[ResponsesBody] = {**ranges[ResponsesBody], "model": {"type": "string", **served}}
         for anthropic in (MessagesBody, CountTokensBody):
             ranges[anthropic] = {**ranges[anthropic], "model": {"type": "string", **served}}
@@ -881,8 +919,12 @@ def build_openapi(model: str | None = None) -> JSON:
         schemas.component(block)
     tokenize = schemas.component(TokenizeBody)["$ref"]
     schemas.components[tokenize.removeprefix(_REF)]["description"] = (
-        "send exactly one of text or messages; messages are counted as the chat template "
-        "renders them for generation"
+        "send exactly one of text, prompt or messages; messages are counted as the chat "
+        "template renders them for generation"
+    )
+    detokenize = schemas.component(DetokenizeBody)["$ref"]
+    schemas.components[detokenize.removeprefix(_REF)]["description"] = (
+        "token ids, each inside the model's vocabulary, back to text"
     )
     return {
         "openapi": "3.1.0",

@@ -213,8 +213,19 @@ class CompletionBody:
 
 @attrs.frozen
 class TokenizeBody:
-    """``POST /v1/tokenize``: either ``text`` or ``messages``."""
+    """``POST /v1/tokenize`` and ``POST /tokenize``: ``text`` (or ``prompt``, vLLM's name for
+    it) or ``messages``."""
 
     model: str | None = None
     text: str | None = None
+    prompt: str | None = None
     messages: tuple[MessageBody, ...] | None = None
+    add_special_tokens: bool | None = None
+
+
+@attrs.frozen
+class DetokenizeBody:
+    """``POST /detokenize``: token ids back to text."""
+
+    tokens: tuple[int, ...]
+    model: str | None = None

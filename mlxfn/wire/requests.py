@@ -30,7 +30,6 @@ from mlxfn.domain.request import (
     ONE_CHOICE,
     ChatRequest,
     SamplingParams,
-    TokenizeRequest,
 )
 from mlxfn.domain.response_format import (
     TEXT,
@@ -67,7 +66,6 @@ from mlxfn.wire.bodies import (
     ResponseFormatBody,
     StreamOptionsBody,
     SystemBody,
-    TokenizeBody,
     ToolBody,
     ToolDefinitionBody,
     UserBody,
@@ -109,10 +107,6 @@ def parse_chat_request(body: bytes) -> Result[ChatRequest, ApiError]:
     'messages'
     """
     return parse_body(body, ChatBody, refine_chat_body)
-
-
-def parse_tokenize_request(body: bytes) -> Result[TokenizeRequest, ApiError]:
-    return parse_body(body, TokenizeBody, refine_tokenize_body)
 
 
 def parse_body(
@@ -374,18 +368,6 @@ def _refine_assistant(body: AssistantBody, param: str) -> Result[Message, ApiErr
     if content is None:
         return Success(AssistantMessage(None, calls, body.name))
     return _text_of(content, param).map(lambda t: AssistantMessage(t, calls, body.name))
-
-
-def refine_tokenize_body(body: TokenizeBody) -> Result[TokenizeRequest, ApiError]:
-    model = optional_field(body.model, ModelName.parse)
-    if body.messages is not None and body.text is None:
-        return Result.do(
-            TokenizeRequest(model=m, text=c) for m in model for c in refine_messages(body.messages)
-        )
-    text = body.text
-    if text is not None and body.messages is None:
-        return model.map(lambda m: TokenizeRequest(model=m, text=text))
-    return Failure(InvalidRequest("send exactly one of 'text' or 'messages'", param="text"))
 
 
 def refine_tools(body: ChatBody) -> Result[ToolSpec | None, ApiError]:

@@ -345,3 +345,7 @@ def render_model_list(model_id: str, created: int) -> JSON:
 
 def render_token_count(token_ids: tuple[int, ...], context_length: int) -> JSON:
     return {"count": len(token_ids), "max_model_len": context_length, "tokens": list(token_ids)}
+
+
+def render_detokenized(text: str) -> JSON:
+    return {"prompt": text}

@@ -21,6 +21,8 @@ V1_ROUTES = [
     ("GET", "/v1/models"),
     ("GET", "/v1/models/tiny"),
     ("POST", "/v1/tokenize"),
+    ("POST", "/tokenize"),
+    ("POST", "/detokenize"),
     ("GET", "/v1/no-such-route"),
 ]
 

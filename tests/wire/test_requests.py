@@ -20,8 +20,9 @@ from mlxfn.domain.messages import (
 )
 from mlxfn.domain.request import ChatRequest, SamplingParams
 from mlxfn.domain.values import MaxTokens, MinP, ModelName, Seed, Stop, Temperature, TopK, TopP
-from mlxfn.wire.requests import parse_chat_request, parse_tokenize_request
+from mlxfn.wire.requests import parse_chat_request
 from mlxfn.wire.responses import render_error
+from mlxfn.wire.token_requests import parse_tokenize_request
 
 JSON = dict[str, Any]
 HI: JSON = {"role": "user", "content": "hi"}

@@ -247,5 +247,18 @@ def test_the_package_face_exports_every_name_lazily() -> None:
     for name, module in exports.items():
         assert getattr(mlxfn, name) is getattr(importlib.import_module(module), name), name
     assert set(mlxfn.__all__) <= set(dir(mlxfn))
+    # what mypy and editors see (the imports under TYPE_CHECKING) is what runs
+    guarded = next(
+        node
+        for node in ast.parse((PACKAGE_ROOT / "__init__.py").read_text()).body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    typed = {
+        alias.name: node.module
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == exports
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = mlxfn.no_such_name

@@ -145,6 +145,7 @@ _SUCCESS_SCHEMA = {
     "/v1/models": "ModelList",
     "/v1/tokenize": "TokenCount",
     "/tokenize": "TokenCount",
+    "/v1/embeddings": "EmbeddingList",
     "/detokenize": "Detokenized",
     "/health": "Health",
     "/v1/chat/completions": "ChatCompletion",
@@ -459,6 +460,7 @@ _ROUTES = [
     "/v1/tokenize",
     "/tokenize",
     "/detokenize",
+    "/v1/embeddings",
     "/v1/responses",
     "/v1/responses/resp_0",
     "/v1/messages",
@@ -550,6 +552,27 @@ def test_any_vllm_tokenize_or_detokenize_body(
     live: LiveApp, route: str, body: bytes | None, headers: dict[str, str]
 ) -> None:
     check_reply(live.send("POST", route, headers, body))
+
+
+@FUZZ
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "input": st.text(max_size=20)
+            | st.lists(st.text(max_size=8), max_size=3)
+            | st.lists(st.integers(-5, 1000), max_size=6)
+            | json_values,
+            "encoding_format": st.sampled_from(["float", "base64", "hex"]) | json_values,
+            "dimensions": st.integers(-2, 100) | json_values,
+            "model": _FIELD_VALUES["model"] | json_values,
+        },
+    ).map(encode)
+    | bodies,
+    headers=header_sets(authorized=True),
+)
+def test_any_embeddings_body(live: LiveApp, body: bytes | None, headers: dict[str, str]) -> None:
+    check_reply(live.send("POST", "/v1/embeddings", headers, body))
 
 
 @FUZZ

@@ -15,7 +15,9 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any, TypeVar
 
 import attrs
 import mlx.core as mx
@@ -100,6 +102,31 @@ class EngineStats:
 
 
 _STOP = object()
+T = TypeVar("T")
+
+
+class TaskNotRun(Exception):
+    """A task the engine could not run: it stopped, or failed, first."""
+
+    def __init__(self, error: GenerationError) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+@attrs.frozen
+class _Task:
+    """MLX work that is not generation (embeddings), run on the engine thread between steps."""
+
+    work: Callable[[LoadedModel], Any]
+    result: Future[Any]
+
+    def run(self, loaded: LoadedModel) -> None:
+        if not self.result.set_running_or_notify_cancel():
+            return
+        try:
+            self.result.set_result(self.work(loaded))
+        except Exception as exc:  # noqa: BLE001  the caller gets whatever the work raised
+            self.result.set_exception(exc)
 
 
 class Engine:
@@ -199,6 +226,16 @@ class Engine:
             self._inbox.put(job)
         return IOSuccess(job)
 
+    def run_task(self, work: Callable[[LoadedModel], T]) -> IOResult[Future[T], ApiError]:
+        """Run ``work`` on the engine thread, between two decode steps, with the loaded model
+        (MLX may only be called there); ``Unavailable`` once stopped."""
+        future: Future[T] = Future()
+        with self._pending_lock:
+            if not self.alive:
+                return IOFailure(Unavailable("the engine is not running"))
+            self._inbox.put(_Task(work, future))
+        return IOSuccess(future)
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop: running and queued requests get ``Failed``, later ones ``Unavailable``."""
         with self._pending_lock:
@@ -268,6 +305,8 @@ class Engine:
                         return
                     if isinstance(item, Job):
                         self._waiting.append(item)
+                    elif isinstance(item, _Task):
+                        item.run(loaded)
                 self._admit_waiting(batch)
                 batch.drop_cancelled()
                 for job in batch.drop_expired(time.monotonic()):
@@ -347,6 +386,8 @@ class Engine:
         for item in queued:
             if isinstance(item, Job):
                 self._tell(item, error)
+            elif isinstance(item, _Task) and item.result.set_running_or_notify_cancel():
+                item.result.set_exception(TaskNotRun(error))
 
     def _tell(self, job: Job, error: GenerationError, *, admitted: bool = False) -> None:
         self._release(job, admitted=admitted)

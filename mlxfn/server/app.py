@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mlxfn.engine.thread import Engine
 from mlxfn.platform.os_threads import name_os_thread
-from mlxfn.server import handlers, messages_api, responses_api
+from mlxfn.server import embeddings, handlers, messages_api, responses_api
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.cross_site import refuse_cross_site
 from mlxfn.server.drain import refuse_while_draining
@@ -76,6 +76,7 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         app.router.add_post("/v1/messages/count_tokens", messages_api.count_tokens),
         app.router.add_get("/v1/models", handlers.list_models),
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
+        app.router.add_post("/v1/embeddings", embeddings.create_embeddings),
         app.router.add_post("/v1/tokenize", handlers.tokenize),
         app.router.add_post("/tokenize", handlers.tokenize),
         app.router.add_post("/detokenize", handlers.detokenize),

@@ -17,7 +17,7 @@ import attrs
 from mlxfn._version import __version__
 from mlxfn.domain.values import INT64_MAX, MAX_CHOICES
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES
-from mlxfn.server import openapi_messages, openapi_responses
+from mlxfn.server import openapi_embeddings, openapi_messages, openapi_responses
 from mlxfn.wire.bodies import (
     ROLE_OF_BODY,
     AssistantBody,
@@ -34,6 +34,7 @@ from mlxfn.wire.bodies import (
     ToolDefinitionBody,
 )
 from mlxfn.wire.codec import encode_json
+from mlxfn.wire.embeddings import EmbeddingsBody
 from mlxfn.wire.messages_api_bodies import CountTokensBody, CustomToolBody, MessagesBody
 from mlxfn.wire.responses_api_bodies import ResponsesBody
 
@@ -787,6 +788,15 @@ def _paths() -> JSON:
                 protected=True,
             )
         },
+        "/v1/embeddings": {
+            "post": _operation(
+                "Create embeddings",
+                {"200": {"description": "one vector per input", "content": _json("EmbeddingList")}}
+                | _errors(400, 401, 403, 404, 413, 415, 500, 503),
+                request="EmbeddingsBody",
+                protected=True,
+            )
+        },
         "/tokenize": {
             "post": _operation(
                 "Tokenize (vLLM's route)",
@@ -889,6 +899,7 @@ def build_openapi(model: str | None = None) -> JSON:
         dict(_RANGES)
         | openapi_responses.body_ranges(_CHAT_RANGES)
         | openapi_messages.body_ranges(_CHAT_RANGES)
+        | openapi_embeddings.body_ranges(_CHAT_RANGES["model"])
     )
     if model is not None:
         served = {"enum": [model], "description": "the served model's id"}
@@ -897,6 +908,7 @@ def build_openapi(model: str | None = None) -> JSON:
         ranges[TokenizeBody] = {**_RANGES[TokenizeBody], "model": served}
         ranges[DetokenizeBody] = {**_RANGES[DetokenizeBody], "model": served}
         ranges[ResponsesBody] = {**ranges[ResponsesBody], "model": {"type": "string", **served}}
+        ranges |= openapi_embeddings.body_ranges({"type": "string", **served})
         for anthropic in (MessagesBody, CountTokensBody):
             ranges[anthropic] = {**ranges[anthropic], "model": {"type": "string", **served}}
     schemas = _Schemas(ranges)
@@ -922,6 +934,10 @@ def build_openapi(model: str | None = None) -> JSON:
         "send exactly one of text, prompt or messages; messages are counted as the chat "
         "template renders them for generation"
     )
+    embeddings = schemas.component(EmbeddingsBody)["$ref"]
+    schemas.components[embeddings.removeprefix(_REF)]["description"] = (
+        openapi_embeddings.DESCRIPTION
+    )
     detokenize = schemas.component(DetokenizeBody)["$ref"]
     schemas.components[detokenize.removeprefix(_REF)]["description"] = (
         "token ids, each inside the model's vocabulary, back to text"
@@ -941,6 +957,7 @@ def build_openapi(model: str | None = None) -> JSON:
                 **_response_schemas(),
                 **openapi_responses.response_schemas(),
                 **openapi_messages.response_schemas(),
+                **openapi_embeddings.response_schemas(),
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},

@@ -1,0 +1,77 @@
+"""``POST /v1/embeddings``: parsed and tokenized on the tokenizer thread, pooled on the engine
+thread between decode steps (MLX runs only there), answered in OpenAI's shape."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+
+from aiohttp import web
+from returns.methods import unwrap_or_failure
+from returns.result import Failure, Result, Success
+
+from mlxfn.domain.embeddings import Embeddings, EmbeddingsRequest
+from mlxfn.domain.errors import ApiError, EngineFailed, InvalidRequest
+from mlxfn.effects import run_io
+from mlxfn.engine.embeddings import hidden_size, pooled_embedding
+from mlxfn.engine.loader import LoadedModel
+from mlxfn.engine.thread import Engine, TaskNotRun
+from mlxfn.pipeline.chat import check_model
+from mlxfn.pipeline.embeddings import plan_embeddings
+from mlxfn.server.handlers import _off_loop
+from mlxfn.server.keys import ENGINE
+from mlxfn.server.responses import error_response, json_response
+from mlxfn.wire.embeddings import check_dimensions, parse_embeddings_request, render_embeddings
+
+log = logging.getLogger(__name__)
+Planned = tuple[EmbeddingsRequest, tuple[tuple[int, ...], ...]]
+
+
+async def create_embeddings(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    body = await request.read()
+    planned = await _off_loop(request, partial(_plan, body, engine))
+    if isinstance(planned, Failure):
+        return error_response(planned.failure())
+    asked, inputs = planned.unwrap()
+    model = engine.loaded.name
+    pooled = await _pool(engine, inputs)
+    answer = pooled.map(lambda found: json_response(render_embeddings(found, asked, model)))
+    return unwrap_or_failure(answer.alt(error_response))
+
+
+async def _pool(
+    engine: Engine, inputs: tuple[tuple[int, ...], ...]
+) -> Result[Embeddings, ApiError]:
+    started = run_io(engine.run_task(partial(_embed, inputs)))
+    if isinstance(started, Failure):
+        return Failure(started.failure())
+    try:
+        return Success(await asyncio.wrap_future(started.unwrap()))
+    except TaskNotRun as stopped:
+        return Failure(stopped.error)
+    except Exception:  # an MLX failure while pooling: ours, logged, never the client's
+        log.exception("pooling embeddings failed")
+        return Failure(EngineFailed("pooling embeddings failed"))
+
+
+def _plan(body: bytes, engine: Engine) -> Result[Planned, ApiError]:
+    loaded, limits = engine.loaded, engine.limits
+    width = hidden_size(loaded.model)
+    if width is None:
+        why = "this model's architecture does not expose the hidden states embeddings pool"
+        return Failure(InvalidRequest(why, param="model"))
+    return parse_embeddings_request(body).bind(
+        lambda asked: (
+            check_model(loaded.name, asked.model, limits.model_aliases)
+            .bind(lambda _: check_dimensions(asked, width))
+            .bind(lambda _: plan_embeddings(asked, loaded.tokenizer, limits))
+            .map(lambda inputs: (asked, inputs))
+        )
+    )
+
+
+def _embed(inputs: tuple[tuple[int, ...], ...], loaded: LoadedModel) -> Embeddings:
+    vectors = tuple(pooled_embedding(loaded.model, tokens) for tokens in inputs)
+    return Embeddings(vectors=vectors, prompt_tokens=sum(len(tokens) for tokens in inputs))

@@ -1,7 +1,8 @@
 """Hypothesis strategies: one ``st.builds`` per domain type, making only valid values.
 
-``st.from_type`` ignores range validators (P12), so every range is spelled out here. Text has no
-lone surrogates (they cannot be encoded as UTF-8 JSON) and floats are finite (P11).
+``st.from_type`` ignores range validators, so every range is spelled out here. Text has no
+lone surrogates (they cannot be encoded as UTF-8 JSON) and floats are finite (JSON has no NaN or
+infinity).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ combination.
 Every response is a well-formed success (checked against mlxfn's own OpenAPI schemas) or a 4xx
 with exactly OpenAI's error body; never a 5xx, and never a hang. The app runs over a real engine
 on a tiny model, served on its own event loop in a background thread (``@given`` does not mix
-with function-scoped fixtures, P15), with API keys and CORS switched on so that those paths are
-fuzzed too. The engine's default completion cap is small, so generations stay short.
+with function-scoped fixtures: they are not reset between examples), with API keys and CORS
+switched on so that those paths are fuzzed too. The engine's default completion cap is small, so
+generations stay short.
 
 Framing and encoding headers (Content-Length, Transfer-Encoding, Content-Encoding) are left to
 the HTTP client: aiohttp's parser answers a malformed frame, or a body that arrives with its

@@ -1,7 +1,8 @@
 """One request's text in flight: detokenizing, stop strings, usage, and its events.
 
 The batch decides which token comes next; this decides what the client sees of it. It runs
-once per token, so it is plain Python on purpose (no Result, no flow: P16).
+once per token, so it is plain Python on purpose: a Result or a flow there costs microseconds
+a token and adds nothing.
 
 Logprobs follow the text. A token's logprob goes out with the ``Delta`` that carries the last
 of the text the detokenizer gave out for it: the detokenizer may hold a token's text back (part

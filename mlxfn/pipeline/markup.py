@@ -3,7 +3,8 @@
 Which markers a model uses is mlx-lm's knowledge (its tokenizer wrapper's ``think_start``,
 ``tool_call_start`` and their ends); this only finds them in text that arrives in pieces, so
 a marker split across tokens is still found and never shows in the answer. It runs once per
-generated piece of text, so it is plain Python (P16).
+generated piece of text, so it is plain Python: a Result or a flow per piece costs
+microseconds a token and adds nothing.
 """
 
 from __future__ import annotations

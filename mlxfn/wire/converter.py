@@ -184,7 +184,7 @@ class _Hooks:
         inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, self.conv)
 
         def structure(raw: object, _: Any) -> Any:
-            if not isinstance(raw, dict):  # cattrs would read attributes off anything (P8)
+            if not isinstance(raw, dict):  # cattrs would read attributes off any object
                 raise _expect("an object", raw)
             return inner(raw, cls)
 

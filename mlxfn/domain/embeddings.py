@@ -6,6 +6,7 @@ from typing import Literal
 
 import attrs
 
+from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.request import PromptInput
 from mlxfn.domain.values import ModelName
 
@@ -28,3 +29,17 @@ class Embeddings:
 
     vectors: tuple[tuple[float, ...], ...]
     prompt_tokens: int
+
+
+def as_input_error(err: ApiError) -> ApiError:
+    """An error about a prompt (the shapes and tokens embeddings share with completions), as
+    one about ``input``, the field that holds them here.
+
+    >>> as_input_error(InvalidRequest("prompt must not be an empty array", param="prompt"))
+    InvalidRequest(message='input must not be an empty array', param='input', code=None)
+    """
+    match err:
+        case InvalidRequest(message=message):
+            return InvalidRequest(message.replace("prompt", "input", 1), param="input")
+        case _:
+            return err

@@ -7,7 +7,7 @@ from __future__ import annotations
 from returns.iterables import Fold
 from returns.result import Failure, Result, Success
 
-from mlxfn.domain.embeddings import EmbeddingsRequest
+from mlxfn.domain.embeddings import EmbeddingsRequest, as_input_error
 from mlxfn.domain.errors import ApiError, ContextLengthExceeded, InvalidRequest
 from mlxfn.domain.request import PromptInput
 from mlxfn.pipeline.plan import Limits
@@ -34,7 +34,7 @@ def plan_embeddings(
             if isinstance(given, str)
             else _known_ids(given, limits.vocab_size)
         )
-        return tokens.alt(_as_input).bind(lambda prompt: _fits(prompt, limits.context_length))
+        return tokens.alt(as_input_error).bind(lambda prompt: _fits(prompt, limits.context_length))
 
     return Fold.collect([tokens_of(given) for given in request.inputs], Success(()))
 
@@ -53,11 +53,3 @@ def _fits(prompt: Prompt, context_length: int) -> Result[tuple[int, ...], ApiErr
     if prompt.token_count > context_length:
         return Failure(ContextLengthExceeded(prompt.token_count, 0, context_length, "input"))
     return Success(prompt.token_ids)
-
-
-def _as_input(err: ApiError) -> ApiError:
-    match err:
-        case InvalidRequest(message=message):
-            return InvalidRequest(message.replace("prompt", "input", 1), param="input")
-        case _:
-            return err

@@ -11,7 +11,12 @@ from typing import Any
 import attrs
 from returns.result import Failure, Result, Success
 
-from mlxfn.domain.embeddings import Embeddings, EmbeddingsRequest, EncodingFormat
+from mlxfn.domain.embeddings import (
+    Embeddings,
+    EmbeddingsRequest,
+    EncodingFormat,
+    as_input_error,
+)
 from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.values import ModelName
 from mlxfn.wire.bodies import PromptItemBody
@@ -53,7 +58,7 @@ def refine_embeddings_body(body: EmbeddingsBody) -> Result[EmbeddingsRequest, Ap
         why = f"dimensions must be a positive integer, got {body.dimensions}"
         return Failure(InvalidRequest(why, param="dimensions"))
     # The same four shapes as a completion's prompt; its errors name "prompt", here "input".
-    inputs = refine_prompt(body.input).alt(_as_input)
+    inputs = refine_prompt(body.input).alt(as_input_error)
     return Result.do(
         EmbeddingsRequest(
             model=model, inputs=given, encoding_format=encoding, dimensions=body.dimensions
@@ -61,14 +66,6 @@ def refine_embeddings_body(body: EmbeddingsBody) -> Result[EmbeddingsRequest, Ap
         for model in ModelName.parse(body.model)
         for given in inputs
     )
-
-
-def _as_input(err: ApiError) -> ApiError:
-    match err:
-        case InvalidRequest(message=message):
-            return InvalidRequest(message.replace("prompt", "input", 1), param="input")
-        case _:
-            return err
 
 
 def render_embeddings(embeddings: Embeddings, request: EmbeddingsRequest, model: str) -> JSON:

@@ -103,14 +103,31 @@ def _messages(target: Target, text: str, **fields: object) -> dict[str, object]:
     }
 
 
-async def responses_stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
-    body = _responses(target, "tell me about the sea", stream=True)
-    async with session.post(f"{target.url}/v1/responses", json=body) as response:
+async def _answer(
+    session: aiohttp.ClientSession,
+    target: Target,
+    tally: Tally,
+    kind: str,
+    *,
+    path: str,
+    body: object,
+) -> str | None:
+    """POST ``body``; the answer's text if it is a 200, else None once its error is checked."""
+    async with session.post(f"{target.url}{path}", json=body) as response:
         tally.by_status[response.status] += 1
         if response.status != 200:
-            await _check_error("responses_stream", response, tally)
-            return
-        text = await response.text()
+            await _check_error(kind, response, tally)
+            return None
+        return await response.text()
+
+
+async def responses_stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
+    body = _responses(target, "tell me about the sea", stream=True)
+    text = await _answer(
+        session, target, tally, "responses_stream", path="/v1/responses", body=body
+    )
+    if text is None:
+        return
     kinds = _event_types(text)
     if not kinds or kinds[-1] not in ("response.completed", "response.incomplete"):
         tally.problem("responses_stream", f"did not end with completed: {text[-120:]!r}")
@@ -120,12 +137,9 @@ async def responses_stream(session: aiohttp.ClientSession, target: Target, tally
 
 async def messages_stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
     body = _messages(target, "tell me about the hills", stream=True)
-    async with session.post(f"{target.url}/v1/messages", json=body) as response:
-        tally.by_status[response.status] += 1
-        if response.status != 200:
-            await _check_error("messages_stream", response, tally)
-            return
-        text = await response.text()
+    text = await _answer(session, target, tally, "messages_stream", path="/v1/messages", body=body)
+    if text is None:
+        return
     kinds = _event_types(text)
     if not kinds or kinds[0] != "message_start" or kinds[-1] != "message_stop":
         tally.problem("messages_stream", f"not a whole message stream: {text[-120:]!r}")
@@ -135,12 +149,12 @@ async def messages_stream(session: aiohttp.ClientSession, target: Target, tally:
 
 async def messages_complete(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
     body = _messages(target, "what is three plus four?")
-    async with session.post(f"{target.url}/v1/messages", json=body) as response:
-        tally.by_status[response.status] += 1
-        if response.status != 200:
-            await _check_error("messages_complete", response, tally)
-            return
-        reply = await response.json()
+    answer = await _answer(
+        session, target, tally, "messages_complete", path="/v1/messages", body=body
+    )
+    if answer is None:
+        return
+    reply = json.loads(answer)
     if reply.get("type") != "message" or reply.get("usage", {}).get("output_tokens", 0) < 1:
         tally.problem("messages_complete", f"no usage: {str(reply)[:120]}")
         return
@@ -149,12 +163,9 @@ async def messages_complete(session: aiohttp.ClientSession, target: Target, tall
 
 async def stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
     body = _chat(target, "tell me about the weather", stream=True)
-    async with session.post(f"{target.url}/v1/chat/completions", json=body) as response:
-        tally.by_status[response.status] += 1
-        if response.status != 200:
-            await _check_error("stream", response, tally)
-            return
-        text = await response.text()
+    text = await _answer(session, target, tally, "stream", path="/v1/chat/completions", body=body)
+    if text is None:
+        return
     frames = [f for f in text.split("\n\n") if f.strip()]
     if not frames or frames[-1] != "data: [DONE]":
         tally.problem("stream", f"did not end with [DONE]: {text[-120:]!r}")
@@ -164,12 +175,12 @@ async def stream(session: aiohttp.ClientSession, target: Target, tally: Tally) -
 
 async def complete(session: aiohttp.ClientSession, target: Target, tally: Tally) -> None:
     body = _chat(target, "what is two plus two?")
-    async with session.post(f"{target.url}/v1/chat/completions", json=body) as response:
-        tally.by_status[response.status] += 1
-        if response.status != 200:
-            await _check_error("complete", response, tally)
-            return
-        reply = await response.json()
+    answer = await _answer(
+        session, target, tally, "complete", path="/v1/chat/completions", body=body
+    )
+    if answer is None:
+        return
+    reply = json.loads(answer)
     if reply.get("usage", {}).get("completion_tokens", 0) < 1:
         tally.problem("complete", f"no usage: {str(reply)[:120]}")
         return

@@ -1,4 +1,4 @@
-"""The Responses API's part of ``/openapi.json``: what ``openapi.py`` lays over the schemas
+"""The Responses API's part of ``/openapi.json``: what the document lays over the schemas
 it derives from ``wire/responses_api_bodies.py``, and the Response and stream-event schemas
 ``wire/responses_api_render.py`` renders."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from mlxfn.domain.values import INT64_MAX
+from mlxfn.server.openapi.schemas import JSON, NULL, REF, present, when
 from mlxfn.wire.responses_api_bodies import (
     FunctionCallItemBody,
     FunctionCallOutputItemBody,
@@ -21,25 +22,13 @@ from mlxfn.wire.responses_api_bodies import (
 )
 from mlxfn.wire.responses_api_requests import HARMLESS_INCLUDES, HOSTED_TOOLS
 
-JSON = dict[str, Any]
-
-REF: Final = "#/components/schemas/"
 RESPONSE_ID: Final = "^resp_[0-9a-f]{32}$"  # what the server issues; no other id is stored
-_NULL: Final[JSON] = {"type": "null"}
 ITEM_BODIES: Final = (
     MessageItemBody,
     FunctionCallItemBody,
     FunctionCallOutputItemBody,
     ReasoningItemBody,
 )
-
-
-def _present(field: str, schema: JSON) -> JSON:
-    return {"properties": {field: schema}, "required": [field]}
-
-
-def _when(field: str, value: object, then: JSON) -> JSON:
-    return {"if": _present(field, {"const": value}), "then": then}
 
 
 def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]]:
@@ -122,35 +111,35 @@ RULES: Final[dict[type[Any], JSON]] = {
     ResponsesBody: {
         "allOf": [
             {
-                "if": _present("stream_options", {"type": "object"}),
-                "then": _present("stream", {"const": True}),
+                "if": present("stream_options", {"type": "object"}),
+                "then": present("stream", {"const": True}),
             },
             {
-                "if": _present("tool_choice", {"not": {"enum": ["none", "auto"]}}),
-                "then": _present("tools", {"type": "array", "minItems": 1}),
+                "if": present("tool_choice", {"not": {"enum": ["none", "auto"]}}),
+                "then": present("tools", {"type": "array", "minItems": 1}),
             },
             {
                 # the prompt needs a message: input's, the instructions or a stored turn's
                 "anyOf": [
-                    _present("input", {"anyOf": [{"type": "string"}, {"minItems": 1}]}),
-                    _present("instructions", {"type": "string"}),
-                    _present("previous_response_id", {"type": "string"}),
+                    present("input", {"anyOf": [{"type": "string"}, {"minItems": 1}]}),
+                    present("instructions", {"type": "string"}),
+                    present("previous_response_id", {"type": "string"}),
                 ]
             },
         ]
     },
     FunctionToolBody: {
         "allOf": [
-            _when("type", "function", _present("name", {"type": "string"})),
-            _when("type", "namespace", _present("name", {"type": "string"})),
+            when("type", "function", present("name", {"type": "string"})),
+            when("type", "namespace", present("name", {"type": "string"})),
         ]
     },
-    TextFormatBody: _when("type", "json_schema", _present("name", {"type": "string"})),
+    TextFormatBody: when("type", "json_schema", present("name", {"type": "string"})),
     InputPartBody: {
         "allOf": [
-            _when("type", "input_text", _present("text", {"type": "string"})),
-            _when("type", "output_text", _present("text", {"type": "string"})),
-            _when("type", "refusal", _present("refusal", {"type": "string"})),
+            when("type", "input_text", present("text", {"type": "string"})),
+            when("type", "output_text", present("text", {"type": "string"})),
+            when("type", "refusal", present("refusal", {"type": "string"})),
         ]
     },
 }
@@ -290,10 +279,10 @@ def _response() -> JSON:
             "created_at": {"type": "integer"},
             "status": {"enum": ["in_progress", "completed", "incomplete", "failed"]},
             "error": {
-                "anyOf": [_NULL, _object({"code": {"const": "server_error"}, "message": _STRING})]
+                "anyOf": [NULL, _object({"code": {"const": "server_error"}, "message": _STRING})]
             },
             "incomplete_details": {
-                "anyOf": [_NULL, _object({"reason": {"const": "max_output_tokens"}})]
+                "anyOf": [NULL, _object({"reason": {"const": "max_output_tokens"}})]
             },
             "instructions": nullable_string,
             "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
@@ -301,7 +290,7 @@ def _response() -> JSON:
             "output": {"type": "array", "items": {"$ref": REF + "ResponseOutputItem"}},
             "parallel_tool_calls": {"type": "boolean"},
             "previous_response_id": nullable_string,
-            "reasoning": _object({"effort": _NULL, "summary": _NULL}),
+            "reasoning": _object({"effort": NULL, "summary": NULL}),
             "store": {"type": "boolean"},
             "temperature": {"type": "number"},
             "text": _object({"format": text_format}),
@@ -314,7 +303,7 @@ def _response() -> JSON:
             "tools": {"type": "array", "items": tool},
             "top_p": {"type": "number"},
             "truncation": {"const": "disabled"},
-            "usage": {"anyOf": [_NULL, {"$ref": REF + "ResponseUsage"}]},
+            "usage": {"anyOf": [NULL, {"$ref": REF + "ResponseUsage"}]},
             "user": _STRING,
             "metadata": {"type": "object", "additionalProperties": _STRING},
         },

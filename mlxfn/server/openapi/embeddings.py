@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from mlxfn.server.openapi.schemas import JSON
 from mlxfn.wire.embeddings import EmbeddingsBody
 
-JSON = dict[str, Any]
-REF: Final = "#/components/schemas/"
 _NON_EMPTY: Final[JSON] = {"type": "string", "minLength": 1}
 _TOKEN_IDS: Final[JSON] = {
     "type": "array",

@@ -1,4 +1,4 @@
-"""The Messages API's part of ``/openapi.json``: what ``openapi.py`` lays over the schemas it
+"""The Messages API's part of ``/openapi.json``: what the document lays over the schemas it
 derives from ``wire/messages_api_bodies.py``, the Message, stream-event, token-count and error
 schemas ``wire/messages_api_render.py`` renders, and the two routes."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from mlxfn.domain.values import INT64_MAX
+from mlxfn.server.openapi.schemas import JSON, REF, present, when
 from mlxfn.wire.messages_api_bodies import (
     CountTokensBody,
     CustomToolBody,
@@ -24,12 +25,8 @@ from mlxfn.wire.messages_api_bodies import (
 from mlxfn.wire.messages_api_render import ERROR_TYPES
 from mlxfn.wire.messages_api_requests import EFFORTS, SPEEDS, THINKING_TYPES
 
-JSON = dict[str, Any]
-
-REF: Final = "#/components/schemas/"
 MESSAGE_ID: Final = "^msg_[0-9a-f]{32}$"
 BLOCK_BODIES: Final = (TextBlockBody, ToolUseBlockBody, ToolResultBlockBody, ThinkingBlockBody)
-_NULL: Final[JSON] = {"type": "null"}
 _STRING: Final[JSON] = {"type": "string"}
 _COUNT: Final[JSON] = {"type": "integer", "minimum": 0}
 _SERVER_TOOL: Final[JSON] = {
@@ -39,14 +36,6 @@ _SERVER_TOOL: Final[JSON] = {
     "properties": {"type": {"type": "string", "pattern": "^[a-z][a-z0-9_]*_[0-9]{8}$"}},
     "required": ["type"],
 }
-
-
-def _present(field: str, schema: JSON) -> JSON:
-    return {"properties": {field: schema}, "required": [field]}
-
-
-def _when(field: str, value: object, then: JSON) -> JSON:
-    return {"if": _present(field, {"const": value}), "then": then}
 
 
 def _blocks(*classes: type[Any]) -> JSON:
@@ -121,15 +110,15 @@ def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]
 
 
 _FORCED_NEEDS_TOOLS: Final[JSON] = {
-    "if": _present("tool_choice", _present("type", {"enum": ["any", "tool"]})),
-    "then": _present("tools", {"type": "array", "minItems": 1}),
+    "if": present("tool_choice", present("type", {"enum": ["any", "tool"]})),
+    "then": present("tools", {"type": "array", "minItems": 1}),
 }
 RULES: Final[dict[type[Any], JSON]] = {
     MessagesBody: _FORCED_NEEDS_TOOLS,
     CountTokensBody: _FORCED_NEEDS_TOOLS,
     MessageParamBody: {
         "allOf": [
-            _when(
+            when(
                 "role",
                 "user",
                 {
@@ -138,7 +127,7 @@ RULES: Final[dict[type[Any], JSON]] = {
                     }
                 },
             ),
-            _when(
+            when(
                 "role",
                 "assistant",
                 {
@@ -152,16 +141,16 @@ RULES: Final[dict[type[Any], JSON]] = {
                     }
                 },
             ),
-            _when(
+            when(
                 "role",
                 "system",
                 {"properties": {"content": {"anyOf": [_STRING, _blocks(TextBlockBody)]}}},
             ),
         ]
     },
-    ToolChoiceBody: _when("type", "tool", _present("name", _STRING)),
-    ThinkingConfigBody: _when("type", "enabled", _present("budget_tokens", {"type": "integer"})),
-    OutputFormatBody: _present("schema", {"type": "object"}),
+    ToolChoiceBody: when("type", "tool", present("name", _STRING)),
+    ThinkingConfigBody: when("type", "enabled", present("budget_tokens", {"type": "integer"})),
+    OutputFormatBody: present("schema", {"type": "object"}),
 }
 DESCRIPTION: Final = (
     "Anthropic's Messages API, run as a chat: system and system turns become one system "

@@ -23,16 +23,13 @@ from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
 
 from mlxfn._version import __version__
+from mlxfn.cli.config import ChatConfig, Config, parse_chat_config, parse_config
 from mlxfn.cli.flags import (
     API_KEY_ENV,
     BENCH_MODULE,
     PROG,
-    ChatConfig,
-    Config,
     build_info_parser,
     build_parser,
-    parse_chat_config,
-    parse_config,
     split_command,
 )
 from mlxfn.cli.load_progress import load_progress, weights_bytes

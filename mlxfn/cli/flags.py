@@ -1,23 +1,27 @@
-"""The command line's words: commands, flags and their values → ``Config`` and ``ChatConfig``.
+"""The command line's words: the commands, their flags and each flag's help.
 
-Pure apart from reading ``--api-key-file`` and ``MLXFN_API_KEY``; ``mlxfn.cli`` runs what these
-describe. A bad value is one ``mlxfn:`` line that says where help is.
+``config.py`` turns what these parse into ``Config`` and ``ChatConfig``; ``flag_values.py``
+checks each value. A bad value is one ``mlxfn:`` line that says where help is.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
-import attrs
-
 from mlxfn._version import __version__
-from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_source
-from mlxfn.engine.loader import ModelSpec
+from mlxfn.cli.flag_values import (
+    byte_size,
+    field_name,
+    host_names,
+    key_file,
+    non_negative,
+    port,
+    positive,
+    seconds,
+    temperature,
+)
 from mlxfn.engine.thread import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
@@ -25,11 +29,10 @@ from mlxfn.engine.thread import (
     DEFAULT_PREFILL_STEP,
     DEFAULT_PREFILL_STEP_BUSY,
     DEFAULT_PROMPT_CACHE_BYTES,
-    EngineConfig,
 )
-from mlxfn.engine.weights import WEIGHT_LAYOUTS, WeightLayout
+from mlxfn.engine.weights import WEIGHT_LAYOUTS
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
-from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_STORE_SIZE, ServerConfig
+from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_STORE_SIZE
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
 
 PROG = "python -m mlxfn"
@@ -59,129 +62,6 @@ examples:
   python -m mlxfn chat --model ./tiny           chat with a model in this terminal
   python -m mlxfn info ./tiny                   what a model folder holds
   python -m mlxfn.tiny_model ./tiny             make a small random model to try things with"""
-
-
-@attrs.frozen(kw_only=True)
-class Config:
-    model: ModelSpec
-    engine: EngineConfig
-    server: ServerConfig
-    host: str
-    port: int
-    log_level: str
-    insecure: bool = False
-    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT_S
-
-
-@attrs.frozen(kw_only=True)
-class ChatConfig:
-    model: ModelSpec
-    system: str | None
-    max_tokens: int | None
-    temperature: float | None
-
-
-# -- flag values ------------------------------------------------------------------------------
-
-
-def _integer(text: str, what: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-
-
-def _field_name(text: str) -> str:
-    if not text.isidentifier() or text in {"role", "content", "refusal", "tool_calls"}:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a free field name")
-    return text
-
-
-def _positive(text: str) -> int:
-    value = _integer(text, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = _integer(text, "zero or more")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
-    return value
-
-
-def _finite(text: str) -> float:
-    """The number ``text`` writes, or NaN, which fails every range check below."""
-    try:
-        value = float(text)
-    except ValueError:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
-
-
-def _seconds(text: str) -> float:
-    value = _finite(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
-    return value
-
-
-_BYTE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-def _bytes(text: str) -> int:
-    """A size in bytes, with an optional binary unit: ``8G``, ``512M``, ``1048576``."""
-    number, unit = text.strip().lower().removesuffix("ib").removesuffix("b"), ""
-    if number and number[-1] in _BYTE_UNITS:
-        number, unit = number[:-1], number[-1]
-    value = _finite(number) * _BYTE_UNITS[unit]
-    if not value >= 1:
-        raise argparse.ArgumentTypeError(f"must be a size such as 8G or 512M, got {text!r}")
-    return int(value)
-
-
-def _key_file(text: str) -> tuple[str, ...]:
-    """The keys in a file, one per line; blank lines and ``#`` comments are skipped."""
-    try:
-        lines = Path(text).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise argparse.ArgumentTypeError(f"cannot read {text}: {reason}") from None
-    keys = tuple(
-        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
-    )
-    if not keys:
-        raise argparse.ArgumentTypeError(f"{text} holds no key")
-    return keys
-
-
-def _host_names(text: str) -> frozenset[str]:
-    """Comma-separated host names or addresses, or ``*``: not URLs, which is the easy slip."""
-    names = frozenset(name.strip() for name in text.split(",") if name.strip())
-    for name in names:
-        if "/" in name or any(c.isspace() for c in name):
-            raise argparse.ArgumentTypeError(
-                f"takes host names such as llm.lan or 192.168.1.5, not {name!r}"
-            )
-    return names
-
-
-def _port(text: str) -> int:
-    value = _integer(text, "a port number from 0 to 65535")
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value}")
-    return value
-
-
-def _temperature(text: str) -> float:
-    value = _finite(text)
-    if not 0.0 <= value <= 2.0:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 2, got {text!r}")
-    return value
-
-
-# -- parsers ----------------------------------------------------------------------------------
 
 
 class _Parser(argparse.ArgumentParser):
@@ -226,7 +106,7 @@ def _add_model_flags(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--context-length",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="override the model's context length (default: from the model's config)",
     )
@@ -263,19 +143,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     http = parser.add_argument_group("HTTP server")
     http.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    http.add_argument(
-        "--port", type=_port, default=8000, help="port to bind (default: %(default)s)"
-    )
+    http.add_argument("--port", type=port, default=8000, help="port to bind (default: %(default)s)")
     http.add_argument(
         "--max-body-bytes",
-        type=_positive,
+        type=positive,
         default=DEFAULT_MAX_BODY_BYTES,
         metavar="N",
         help="largest request body accepted (default: %(default)s)",
     )
     http.add_argument(
         "--response-store-size",
-        type=_positive,
+        type=positive,
         default=DEFAULT_RESPONSE_STORE_SIZE,
         metavar="N",
         help="Responses API responses kept in memory for GET and previous_response_id; the "
@@ -295,7 +173,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     http.add_argument(
         "--allowed-hosts",
-        type=_host_names,
+        type=host_names,
         default=frozenset(),
         metavar="NAMES",
         help="comma-separated names clients may address the server by (its Host header), "
@@ -304,7 +182,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     http.add_argument(
         "--reasoning-field",
-        type=_field_name,
+        type=field_name,
         default=DEFAULT_REASONING_FIELD,
         metavar="NAME",
         help="the message and delta field a reasoning model's thinking goes in, e.g. "
@@ -327,7 +205,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     security.add_argument(
         "--api-key-file",
-        type=_key_file,
+        type=key_file,
         metavar="PATH",
         help="a file of keys, one per line ('#' starts a comment)",
     )
@@ -339,38 +217,38 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     limits = parser.add_argument_group("limits (each answers a 4xx or 503 in OpenAI's shape)")
     limits.add_argument(
         "--max-messages",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="messages one request may carry (default: no limit)",
     )
     limits.add_argument(
         "--max-prompt-tokens",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="prompt tokens one request may carry (default: the context length)",
     )
     limits.add_argument(
         "--max-completion-tokens",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="the most max_tokens a request may ask for (default: the room in the context)",
     )
     limits.add_argument(
         "--max-output-tokens",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="every reply's output is capped at N tokens: a larger max_tokens is clamped, not "
         "refused, and the reply ends with finish_reason length (default: no cap)",
     )
     limits.add_argument(
         "--max-pending-tokens",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="prompt tokens queued or running before new requests get 429 (default: no limit)",
     )
     limits.add_argument(
         "--memory-budget",
-        type=_bytes,
+        type=byte_size,
         metavar="SIZE",
         help="KV cache that running requests may need at their longest, e.g. 8G; a request "
         "that could never fit is a 400, others wait (default: 80%% of free memory after "
@@ -378,20 +256,20 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     limits.add_argument(
         "--queue-timeout",
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="longest wait for a batch slot before a 503 (default: no limit)",
     )
     limits.add_argument(
         "--request-timeout",
-        type=_seconds,
+        type=seconds,
         metavar="SECONDS",
         help="longest time for a whole request; a stream past it ends with an error event "
         "(default: no limit)",
     )
     limits.add_argument(
         "--drain-timeout",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_DRAIN_TIMEOUT_S,
         metavar="SECONDS",
         help="on SIGTERM or Ctrl-C, how long requests in flight may take to finish before "
@@ -400,35 +278,35 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     engine = parser.add_argument_group("engine")
     engine.add_argument(
         "--max-tokens-default",
-        type=_positive,
+        type=positive,
         default=DEFAULT_MAX_TOKENS,
         metavar="N",
         help="completion cap for requests that set no max_tokens (default: %(default)s)",
     )
     engine.add_argument(
         "--max-pending",
-        type=_positive,
+        type=positive,
         default=DEFAULT_MAX_PENDING,
         metavar="N",
         help="requests queued or running before new ones get 429 (default: %(default)s)",
     )
     engine.add_argument(
         "--max-batch",
-        type=_positive,
+        type=positive,
         default=DEFAULT_MAX_BATCH,
         metavar="N",
         help="sequences decoded together in one batch (default: %(default)s)",
     )
     engine.add_argument(
         "--prefill-step",
-        type=_positive,
+        type=positive,
         default=DEFAULT_PREFILL_STEP,
         metavar="N",
         help="prompt tokens prefilled per step while no stream is decoding (default: %(default)s)",
     )
     engine.add_argument(
         "--prefill-step-busy",
-        type=_positive,
+        type=positive,
         default=DEFAULT_PREFILL_STEP_BUSY,
         metavar="N",
         help="prompt tokens prefilled between two decode steps while streams run: smaller "
@@ -436,7 +314,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     engine.add_argument(
         "--prompt-cache-bytes",
-        type=_non_negative,
+        type=non_negative,
         default=DEFAULT_PROMPT_CACHE_BYTES,
         metavar="N",
         help="memory for reusing KV state of shared prompt prefixes; 0 turns it off "
@@ -467,13 +345,13 @@ def build_chat_parser() -> argparse.ArgumentParser:
     replies.add_argument("--system", metavar="TEXT", help="a system message opening the chat")
     replies.add_argument(
         "--max-tokens",
-        type=_positive,
+        type=positive,
         metavar="N",
         help=f"longest reply in tokens (default: {DEFAULT_MAX_TOKENS}, or what the context allows)",
     )
     replies.add_argument(
         "--temperature",
-        type=_temperature,
+        type=temperature,
         metavar="T",
         help="sampling temperature from 0 (greedy) to 2 (default: 1)",
     )
@@ -504,71 +382,6 @@ def build_info_parser(prog: str = f"{PROG} info") -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
-
-
-def _model_spec(
-    model: str | None, served_name: str | None, context: int | None, weights: WeightLayout
-) -> ModelSpec:
-    if model is None:  # the default model's GGUF file, under its own name
-        return ModelSpec(
-            source=default_model_source(),
-            served_name=served_name or DEFAULT_MODEL_NAME,
-            context_length=context,
-            weights=weights,
-        )
-    return ModelSpec(source=model, served_name=served_name, context_length=context, weights=weights)
-
-
-def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
-    args = build_parser(prog).parse_args(argv)
-    origins = tuple(o.strip() for o in args.cors_origins.split(",") if o.strip())
-    from_env = os.environ.get(API_KEY_ENV, "").split(",")
-    keys = {k.strip() for k in [*args.api_key, *(args.api_key_file or ()), *from_env]}
-    return Config(
-        model=_model_spec(args.model, args.served_model_name, args.context_length, args.weights),
-        engine=EngineConfig(
-            max_pending=args.max_pending,
-            max_pending_tokens=args.max_pending_tokens,
-            default_max_tokens=args.max_tokens_default,
-            max_completion_tokens=args.max_completion_tokens,
-            max_output_tokens=args.max_output_tokens,
-            model_aliases=frozenset(args.model_alias),
-            max_prompt_tokens=args.max_prompt_tokens,
-            max_messages=args.max_messages,
-            queue_timeout=args.queue_timeout,
-            request_timeout=args.request_timeout,
-            memory_budget_bytes=args.memory_budget,
-            max_batch=args.max_batch,
-            prefill_step=args.prefill_step,
-            prefill_step_busy=args.prefill_step_busy,
-            prompt_cache_bytes=args.prompt_cache_bytes,
-        ),
-        server=ServerConfig(
-            cors_origins=origins,
-            bound_host=args.host,
-            allowed_hosts=args.allowed_hosts,
-            max_body_bytes=args.max_body_bytes,
-            api_keys=frozenset(keys - {""}),
-            reasoning_field=args.reasoning_field,
-            ui=not args.no_ui,
-            response_store_size=args.response_store_size,
-        ),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        insecure=args.insecure,
-        drain_timeout=args.drain_timeout,
-    )
-
-
-def parse_chat_config(argv: Sequence[str]) -> ChatConfig:
-    args = build_chat_parser().parse_args(argv)
-    return ChatConfig(
-        model=_model_spec(args.model, None, args.context_length, args.weights),
-        system=args.system,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-    )
 
 
 def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:

@@ -132,7 +132,8 @@ async def test_bad_stream_request_is_an_error_before_any_event(
     ("request_line", "expected"),
     [
         ("GET /nope", Expected(404, code="not_found")),
-        ("POST /v1/embeddings", Expected(404, code="not_found")),  # a route OpenAI has, not here
+        # a route OpenAI has, not here (/v1/embeddings was one until it was served)
+        ("POST /v1/images/generations", Expected(404, code="not_found")),
         ("GET /v1/models/other", Expected(404, "model", "model_not_found")),
         ("GET /v1/models/tiny/extra", Expected(404, "model", "model_not_found")),
         (f"GET {CHAT}", Expected(405, code="method_not_allowed")),

@@ -1,39 +1,22 @@
 """Messages API request bytes → domain values: the same ChatRequest chat completions make.
 
-Content blocks and tools are told apart by ``type`` here, one at a time, so that an error
-names the block (``messages[2].content[0].type``). Text blocks become message text,
-``tool_use`` blocks an assistant turn's calls, ``tool_result`` blocks tool messages; thinking
-blocks are accepted and left out of the prompt. The top-level ``system`` and any message of
-role ``system`` (Claude Code sends one) become one leading system message, since many chat
-templates refuse a system message anywhere but first.
+The body's own fields (sampling, stop sequences, the fields accepted and left alone) are checked
+here; ``messages_api_conversation.py`` turns ``system`` and ``messages`` into the conversation,
+and ``messages_api_tools.py`` turns tools and the output format into their domain values.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Final
 
 import attrs
-import orjson
 from returns.pipeline import flow
 from returns.pointfree import bind
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
-from mlxfn.domain.messages import (
-    AssistantMessage,
-    Conversation,
-    Message,
-    SystemMessage,
-    ToolCall,
-    ToolMessage,
-    UserMessage,
-)
 from mlxfn.domain.request import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, ChatRequest, SamplingParams
-from mlxfn.domain.response_format import TEXT, JsonSchemaFormat, ResponseFormat
-from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSpec
 from mlxfn.domain.values import (
     MaxTokens,
     MinP,
@@ -44,25 +27,15 @@ from mlxfn.domain.values import (
     Temperature,
     TopK,
     TopP,
-    refine,
 )
-from mlxfn.pipeline.grammar import check_response_format
-from mlxfn.wire.converter import structure_as
 from mlxfn.wire.messages_api_bodies import (
-    BlockContent,
     CountTokensBody,
-    CustomToolBody,
-    MessageParamBody,
     MessagesBody,
     OutputConfigBody,
-    OutputFormatBody,
-    TextBlockBody,
-    ThinkingBlockBody,
     ThinkingConfigBody,
-    ToolChoiceBody,
-    ToolResultBlockBody,
-    ToolUseBlockBody,
 )
+from mlxfn.wire.messages_api_conversation import refine_conversation
+from mlxfn.wire.messages_api_tools import refine_output_format, refine_tools
 from mlxfn.wire.requests import optional_field, parse_body
 
 _Check = Callable[[Any], bool]
@@ -80,13 +53,7 @@ UNSUPPORTED: tuple[tuple[str, _Check, str], ...] = (
 THINKING_TYPES: Final = ("enabled", "disabled", "adaptive", "between_tools")
 EFFORTS: Final = ("low", "medium", "high", "xhigh", "max")
 SPEEDS: Final = ("standard", "fast")
-# Anthropic's versioned server and client tools (web_search_20250305, bash_20250124,
-# text_editor_20250728, ...): this server has nothing to run them with, so the model is not
-# shown them (Claude Code's custom tools have no type, or type "custom").
-SERVER_TOOL: Final = re.compile(r"[a-z][a-z0-9_]*_\d{8}")
 MAX_TEMPERATURE: Final = 1.0  # Anthropic's range is [0, 1]
-USER_BLOCKS: Final = ("text", "tool_result")
-ASSISTANT_BLOCKS: Final = ("text", "tool_use", "thinking", "redacted_thinking")
 # Chat's names for the fields a Messages request spells otherwise, for errors of the shared
 # pipeline (the server's caps, the schema compiler, the forced-call grammar).
 _MESSAGES_PARAM: Final[dict[str, str]] = {
@@ -94,7 +61,6 @@ _MESSAGES_PARAM: Final[dict[str, str]] = {
     "response_format": "output_config.format",
     "response_format.json_schema.schema": "output_config.format.schema",
 }
-_OUTPUT_FORMAT_NAME: Final = "output"
 
 
 def parse_messages_request(body: bytes) -> Result[ChatRequest, ApiError]:
@@ -238,324 +204,3 @@ def _refine_sampling(body: MessagesBody) -> Result[SamplingParams, ApiError]:
 
 def _refine_stop(raw: tuple[str, ...] | None) -> Result[Stop | None, ApiError]:
     return Success(None) if not raw else Stop.parse(raw)
-
-
-# -- messages ------------------------------------------------------------------------------------
-
-
-def refine_conversation(
-    system: str | tuple[TextBlockBody, ...] | None, bodies: tuple[MessageParamBody, ...]
-) -> Result[Conversation, ApiError]:
-    """``system`` and ``messages`` → the conversation: every system text in one leading
-    system message, then the turns in order."""
-    if not bodies:
-        return Failure(InvalidRequest("messages must hold at least one message", param="messages"))
-    systems = [] if system is None else [_system_text(system)]
-    turns: list[Message] = []
-    for index, body in enumerate(bodies):
-        match _refine_message(body, f"messages[{index}]"):
-            case Success(messages):
-                for message in messages:
-                    if isinstance(message, SystemMessage):
-                        systems.append(message.content)
-                    else:
-                        turns.append(message)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    head = (SystemMessage("\n\n".join(systems)),) if systems else ()
-    return Success(Conversation((*head, *turns)))
-
-
-def _system_text(system: str | tuple[TextBlockBody, ...]) -> str:
-    return system if isinstance(system, str) else "\n\n".join(block.text for block in system)
-
-
-def _structured(item: dict[str, Any], cls: type[Any], param: str) -> Result[Any, ApiError]:
-    def where(err: ApiError) -> ApiError:
-        if not isinstance(err, InvalidRequest):
-            return err
-        inner = err.param
-        return InvalidRequest(
-            f"{param}: {err.message}", param=f"{param}.{inner}" if inner else param
-        )
-
-    return structure_as(item, cls).alt(where)
-
-
-def _refine_message(body: MessageParamBody, param: str) -> Result[tuple[Message, ...], ApiError]:
-    content = f"{param}.content"
-    match body.role:
-        case "user":
-            return _user_turn(body.content, content)
-        case "assistant":
-            return _assistant_turn(body.content, content)
-        case "system":  # what Claude Code sends inside messages
-            return _text_blocks(body.content, content).map(lambda text: (SystemMessage(text),))
-        case other:
-            return Failure(
-                InvalidRequest(
-                    f"role must be 'user' or 'assistant'; got {other!r}", param=f"{param}.role"
-                )
-            )
-
-
-def _unsupported_block(kind: object, param: str, accepted: tuple[str, ...]) -> ApiError:
-    return InvalidRequest(
-        f"content block type {kind!r} is not supported here; this server accepts "
-        f"{', '.join(accepted)} blocks (it reads no images or documents)",
-        param=f"{param}.type",
-    )
-
-
-def _user_turn(content: BlockContent, param: str) -> Result[tuple[Message, ...], ApiError]:
-    """Text blocks become user messages, tool results tool messages, in the order sent."""
-    if isinstance(content, str):
-        return Success((UserMessage(content),))
-    messages: list[Message] = []
-    texts: list[str] = []
-    for index, block in enumerate(content):
-        where = f"{param}[{index}]"
-        kind = block.get("type")
-        if kind == "text":
-            match _structured(block, TextBlockBody, where):
-                case Success(text):
-                    texts.append(text.text)
-                case Failure(err):
-                    return Failure(err)
-                case _:
-                    raise AssertionError("unreachable")
-        elif kind == "tool_result":
-            match _structured(block, ToolResultBlockBody, where).bind(
-                partial(_tool_result, param=where)
-            ):
-                case Success(message):
-                    if texts:
-                        messages.append(UserMessage("\n".join(texts)))
-                        texts = []
-                    messages.append(message)
-                case Failure(err):
-                    return Failure(err)
-                case _:
-                    raise AssertionError("unreachable")
-        else:
-            return Failure(_unsupported_block(kind, where, USER_BLOCKS))
-    if texts or not messages:
-        messages.append(UserMessage("\n".join(texts)))
-    return Success(tuple(messages))
-
-
-def _tool_result(result: ToolResultBlockBody, param: str) -> Result[Message, ApiError]:
-    content = "" if result.content is None else result.content
-    return _text_blocks(content, f"{param}.content").map(
-        lambda text: ToolMessage(f"Error: {text}" if result.is_error else text, result.tool_use_id)
-    )
-
-
-def _text_blocks(content: BlockContent, param: str) -> Result[str, ApiError]:
-    """String-or-blocks content as one string; only text blocks are accepted."""
-    if isinstance(content, str):
-        return Success(content)
-    texts: list[str] = []
-    for index, block in enumerate(content):
-        where = f"{param}[{index}]"
-        if block.get("type") != "text":
-            return Failure(_unsupported_block(block.get("type"), where, ("text",)))
-        match _structured(block, TextBlockBody, where):
-            case Success(text):
-                texts.append(text.text)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success("\n".join(texts))
-
-
-def _assistant_turn(content: BlockContent, param: str) -> Result[tuple[Message, ...], ApiError]:
-    """Text blocks are the turn's text, tool_use blocks its calls; thinking is left out."""
-    if isinstance(content, str):
-        return Success((AssistantMessage(content),))
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    for index, block in enumerate(content):
-        where = f"{param}[{index}]"
-        kind = block.get("type")
-        cls: type[Any]
-        if kind == "text":
-            cls = TextBlockBody
-        elif kind == "tool_use":
-            cls = ToolUseBlockBody
-        elif kind in ("thinking", "redacted_thinking"):
-            cls = ThinkingBlockBody
-        else:
-            return Failure(_unsupported_block(kind, where, ASSISTANT_BLOCKS))
-        match _structured(block, cls, where):
-            case Success(TextBlockBody(text=text)):
-                texts.append(text)
-            case Success(ToolUseBlockBody(id=call_id, name=name, input=arguments)):
-                calls.append(ToolCall(call_id, name, orjson.dumps(arguments).decode()))
-            case Success(_):
-                pass
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    text = "\n".join(texts)
-    return Success((AssistantMessage(text if text or not calls else None, tuple(calls)),))
-
-
-# -- tools and output formats --------------------------------------------------------------------
-
-
-def refine_tools(
-    raw: tuple[dict[str, Any], ...] | None, choice: ToolChoiceBody | None
-) -> Result[ToolSpec | None, ApiError]:
-    """``tools`` and ``tool_choice`` → one ToolSpec (None: no tools offered). Anthropic's
-    ``any`` is ``required``, ``{"type": "tool", "name": ...}`` a named choice."""
-    return _refine_tool_list(raw or ()).bind(
-        lambda tools: _refine_tool_choice(choice, tools).map(
-            lambda picked: _tool_spec(tools, picked, choice)
-        )
-    )
-
-
-def _tool_spec(
-    tools: tuple[FunctionTool, ...], choice: ToolChoice, body: ToolChoiceBody | None
-) -> ToolSpec | None:
-    if not tools:
-        return None
-    parallel = body is None or not body.disable_parallel_tool_use
-    return ToolSpec(tools=tools, choice=choice, parallel=parallel)
-
-
-def _refine_tool_list(
-    raw: tuple[dict[str, Any], ...],
-) -> Result[tuple[FunctionTool, ...], ApiError]:
-    tools: list[FunctionTool] = []
-    for index, item in enumerate(raw):
-        where = f"tools[{index}]"
-        kind = item.get("type")
-        if isinstance(kind, str) and SERVER_TOOL.fullmatch(kind):
-            continue
-        if kind not in (None, "custom"):
-            return Failure(
-                InvalidRequest(
-                    f"tool type {kind!r} is not supported; custom tools are, and Anthropic's "
-                    "versioned server tools (web_search_20250305, ...) are left out",
-                    param=f"{where}.type",
-                )
-            )
-        match _structured(item, CustomToolBody, where).bind(partial(_refine_tool, param=where)):
-            case Success(tool):
-                if tool.name in {t.name for t in tools}:
-                    return Failure(
-                        InvalidRequest(
-                            f"tools holds the name {tool.name!r} twice", param=f"{where}.name"
-                        )
-                    )
-                tools.append(tool)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success(tuple(tools))
-
-
-def _refine_tool(body: CustomToolBody, param: str) -> Result[FunctionTool, ApiError]:
-    schema = body.input_schema
-    if schema is not None and schema.get("type", "object") != "object":
-        return Failure(
-            InvalidRequest(
-                "input_schema must be a JSON Schema of type object",
-                param=f"{param}.input_schema",
-            )
-        )
-    return refine(
-        lambda name: FunctionTool(
-            name=name, description=body.description, parameters=schema, strict=bool(body.strict)
-        ),
-        body.name,
-        f"{param}.name",
-    )
-
-
-def _refine_tool_choice(
-    body: ToolChoiceBody | None, tools: tuple[FunctionTool, ...]
-) -> Result[ToolChoice, ApiError]:
-    choice: ToolChoice
-    match body:
-        case None | ToolChoiceBody(type="auto"):
-            return Success("auto")
-        case ToolChoiceBody(type="none"):
-            return Success("none")
-        case ToolChoiceBody(type="any"):
-            choice = "required"
-        case ToolChoiceBody(type="tool", name=str(name)):
-            if name not in {t.name for t in tools}:
-                return Failure(
-                    InvalidRequest(
-                        f"tool_choice.name names the tool {name!r}, which is not in tools",
-                        param="tool_choice.name",
-                    )
-                )
-            choice = NamedToolChoice(name)
-        case ToolChoiceBody(type="tool"):
-            return Failure(
-                InvalidRequest(
-                    "tool_choice.name: a tool choice of type 'tool' needs its name",
-                    param="tool_choice.name",
-                )
-            )
-        case ToolChoiceBody(type=other):
-            return Failure(
-                InvalidRequest(
-                    f"tool_choice.type must be 'auto', 'any', 'tool' or 'none'; got {other!r}",
-                    param="tool_choice.type",
-                )
-            )
-        case _:
-            raise AssertionError("unreachable")
-    if not tools:
-        return Failure(
-            InvalidRequest(
-                "tool_choice forces a tool call, but no tools are offered", param="tool_choice"
-            )
-        )
-    return Success(choice)
-
-
-def refine_output_format(
-    config: OutputConfigBody | None, beta: OutputFormatBody | None
-) -> Result[ResponseFormat, ApiError]:
-    """``output_config.format`` (or the beta ``output_format``): a JSON schema the answer is
-    held to by the same constrained decoding chat's response_format uses."""
-    if config is not None and config.format is not None:
-        return _output_format(config.format, "output_config.format")
-    if beta is not None:
-        return _output_format(beta, "output_format")
-    return Success(TEXT)
-
-
-def _output_format(body: OutputFormatBody, param: str) -> Result[ResponseFormat, ApiError]:
-    if body.type != "json_schema":
-        return Failure(
-            InvalidRequest(
-                f"{param}.type must be 'json_schema'; got {body.type!r}", param=f"{param}.type"
-            )
-        )
-    if body.schema is None:
-        return Failure(
-            InvalidRequest(f"{param}.schema: a json_schema format needs its schema", param=param)
-        )
-
-    def named(err: ApiError) -> ApiError:
-        if isinstance(err, InvalidRequest) and err.param is not None:
-            return attrs.evolve(err, param=param + ".schema")
-        return err
-
-    return (
-        JsonSchemaFormat.parse(name=_OUTPUT_FORMAT_NAME, schema=body.schema, strict=True)
-        .bind(check_response_format)
-        .alt(named)
-    )

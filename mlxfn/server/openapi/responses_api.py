@@ -20,7 +20,8 @@ from mlxfn.wire.responses_api_bodies import (
     TextConfigBody,
     TextFormatBody,
 )
-from mlxfn.wire.responses_api_requests import HARMLESS_INCLUDES, HOSTED_TOOLS
+from mlxfn.wire.responses_api_requests import HARMLESS_INCLUDES
+from mlxfn.wire.responses_api_tools import HOSTED_TOOLS
 
 RESPONSE_ID: Final = "^resp_[0-9a-f]{32}$"  # what the server issues; no other id is stored
 ITEM_BODIES: Final = (

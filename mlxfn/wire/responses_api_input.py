@@ -1,0 +1,149 @@
+"""A Responses request's ``input`` → chat messages.
+
+Items are told apart by ``type`` here, one item at a time, so that an error names the item
+(``input[2].call_id``). Messages, function calls and their outputs become chat messages;
+reasoning items are accepted and left out of the prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import attrs
+from returns.result import Failure, Result, Success
+
+from mlxfn.domain.errors import ApiError, InvalidRequest
+from mlxfn.domain.messages import (
+    AssistantMessage,
+    DeveloperMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+)
+from mlxfn.wire.converter import structure_as
+from mlxfn.wire.responses_api_bodies import (
+    FunctionCallItemBody,
+    FunctionCallOutputItemBody,
+    InputContent,
+    MessageItemBody,
+    ReasoningItemBody,
+)
+
+_MESSAGE_ROLES: Final = ("user", "system", "developer", "assistant")
+
+
+def refine_input(
+    raw: str | tuple[dict[str, Any], ...] | None,
+) -> Result[tuple[Message, ...], ApiError]:
+    """A string is one user message; items become messages in order, consecutive function
+    calls (and the assistant text before them) one assistant turn."""
+    if raw is None:
+        return Success(())
+    if isinstance(raw, str):
+        return Success((UserMessage(raw),))
+    messages: list[Message] = []
+    for index, item in enumerate(raw):
+        match _refine_item(item, f"input[{index}]"):
+            case Success(None):
+                pass
+            case Success(message):
+                _append(messages, message)
+            case Failure(err):
+                return Failure(err)
+            case _:
+                raise AssertionError("unreachable")
+    return Success(tuple(messages))
+
+
+def _append(messages: list[Message], message: Message) -> None:
+    """A function call joins the assistant turn it follows: chat holds text and calls in one."""
+    last = messages[-1] if messages else None
+    match message, last:
+        case AssistantMessage(content=None, tool_calls=calls), AssistantMessage() as turn:
+            messages[-1] = attrs.evolve(turn, tool_calls=(*turn.tool_calls, *calls))
+        case _:
+            messages.append(message)
+
+
+def _structured(item: dict[str, Any], cls: type[Any], param: str) -> Result[Any, ApiError]:
+    def where(err: ApiError) -> ApiError:
+        if not isinstance(err, InvalidRequest):
+            return err
+        inner = err.param
+        return InvalidRequest(
+            f"{param}: {err.message}", param=f"{param}.{inner}" if inner else param
+        )
+
+    return structure_as(item, cls).alt(where)
+
+
+def _refine_item(item: dict[str, Any], param: str) -> Result[Message | None, ApiError]:
+    kind = item.get("type")
+    if kind is None or kind == "message":
+        return _structured(item, MessageItemBody, param).bind(lambda m: _message(m, param))
+    if kind == "function_call":
+        return _structured(item, FunctionCallItemBody, param).map(_function_call)
+    if kind == "function_call_output":
+        return _structured(item, FunctionCallOutputItemBody, param).bind(
+            lambda out: _text_of(out.output, f"{param}.output").map(
+                lambda text: ToolMessage(text, out.call_id)
+            )
+        )
+    if kind == "reasoning":
+        return _structured(item, ReasoningItemBody, param).map(lambda _: None)
+    return Failure(
+        InvalidRequest(
+            f"input item type {kind!r} is not supported; this server accepts message, "
+            "function_call, function_call_output and reasoning items",
+            param=f"{param}.type",
+        )
+    )
+
+
+def _function_call(body: FunctionCallItemBody) -> Message:
+    return AssistantMessage(None, (ToolCall(body.call_id, body.name, body.arguments),))
+
+
+def _message(body: MessageItemBody, param: str) -> Result[Message | None, ApiError]:
+    text = _text_of(body.content, f"{param}.content")
+    match body.role:
+        case "user":
+            return text.map(UserMessage)
+        case "system":
+            return text.map(SystemMessage)
+        case "developer":
+            return text.map(DeveloperMessage)
+        case "assistant":
+            return text.map(AssistantMessage)
+        case other:
+            roles = ", ".join(_MESSAGE_ROLES)
+            return Failure(
+                InvalidRequest(f"role must be one of {roles}; got {other!r}", param=f"{param}.role")
+            )
+
+
+def _text_of(content: InputContent, param: str) -> Result[str, ApiError]:
+    """String-or-parts content as one string; only text parts are accepted."""
+    if isinstance(content, str):
+        return Success(content)
+    texts: list[str] = []
+    for index, part in enumerate(content):
+        where = f"{param}[{index}]"
+        if part.type not in ("input_text", "output_text", "refusal"):
+            return Failure(
+                InvalidRequest(
+                    f"content part type {part.type!r} is not supported; this server accepts "
+                    "input_text, output_text and refusal parts only",
+                    param=f"{where}.type",
+                )
+            )
+        field = "refusal" if part.type == "refusal" else "text"
+        text = part.refusal if part.type == "refusal" else part.text
+        if text is None:
+            return Failure(
+                InvalidRequest(f"a {part.type} part needs its {field}", param=f"{where}.{field}")
+            )
+        texts.append(text)
+    return Success("".join(texts))

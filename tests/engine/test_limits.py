@@ -121,15 +121,17 @@ def test_a_request_that_waits_past_the_queue_timeout_gets_timed_out(
 def test_a_request_past_its_deadline_ends_with_a_timeout(
     own_engine: Callable[[EngineConfig], Engine],
 ) -> None:
-    engine = own_engine(EngineConfig(request_timeout=0.3))
-    # Hold the engine in the first event past the deadline: the tiny model can otherwise
-    # generate all of its tokens within 0.3 s on an idle machine.
+    # The deadline leaves room for the short request after it on a loaded machine (2 s);
+    # the first is held in its first event past the deadline, which the tiny model could
+    # otherwise beat on an idle machine.
+    deadline = 2.0
+    engine = own_engine(EngineConfig(request_timeout=deadline))
     gate = threading.Event()
     got: queue.SimpleQueue[Event] = queue.SimpleQueue()
     submit(engine, make_plan(engine, max_tokens=400), holding_sink(got, gate))
     assert isinstance(next_event(got), Delta)
-    threading.Timer(HELD_S, gate.set).start()
-    assert drain(got)[-1] == Failed(TimedOut("total", 0.3))
+    threading.Timer(deadline + HELD_S, gate.set).start()
+    assert drain(got)[-1] == Failed(TimedOut("total", deadline))
     assert wait_until(lambda: engine.pending == 0)
     assert isinstance(run_plan(engine, make_plan(engine, max_tokens=3))[-1], Finished)
 

@@ -14,7 +14,7 @@ from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.request import ONE_CHOICE, CompletionRequest, PromptInput
 from mlxfn.domain.values import ChoiceCount, MaxTokens, ModelName, TopLogprobs
 from mlxfn.wire.bodies import CompletionBody, PromptItemBody
-from mlxfn.wire.requests import (
+from mlxfn.wire.request_parsing import (
     check_stream_options,
     optional_field,
     parse_body,

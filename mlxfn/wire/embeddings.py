@@ -18,13 +18,15 @@ from mlxfn.domain.embeddings import (
     as_input_error,
 )
 from mlxfn.domain.errors import ApiError, InvalidRequest
+from mlxfn.domain.request import PromptInput
 from mlxfn.domain.values import ModelName
 from mlxfn.wire.bodies import PromptItemBody
 from mlxfn.wire.completion_requests import refine_prompt
-from mlxfn.wire.requests import parse_body
+from mlxfn.wire.request_parsing import parse_body
 
 JSON = dict[str, Any]
 _FORMATS: tuple[EncodingFormat, ...] = ("float", "base64")
+MAX_INPUTS = 2048  # OpenAI's bound on one request's inputs
 
 
 @attrs.frozen
@@ -58,7 +60,7 @@ def refine_embeddings_body(body: EmbeddingsBody) -> Result[EmbeddingsRequest, Ap
         why = f"dimensions must be a positive integer, got {body.dimensions}"
         return Failure(InvalidRequest(why, param="dimensions"))
     # The same four shapes as a completion's prompt; its errors name "prompt", here "input".
-    inputs = refine_prompt(body.input).alt(as_input_error)
+    inputs = refine_prompt(body.input).alt(as_input_error).bind(_at_most_max_inputs)
     return Result.do(
         EmbeddingsRequest(
             model=model, inputs=given, encoding_format=encoding, dimensions=body.dimensions
@@ -66,6 +68,15 @@ def refine_embeddings_body(body: EmbeddingsBody) -> Result[EmbeddingsRequest, Ap
         for model in ModelName.parse(body.model)
         for given in inputs
     )
+
+
+def _at_most_max_inputs(
+    inputs: tuple[PromptInput, ...],
+) -> Result[tuple[PromptInput, ...], ApiError]:
+    if len(inputs) > MAX_INPUTS:
+        why = f"input holds {len(inputs)} inputs; at most {MAX_INPUTS} per request"
+        return Failure(InvalidRequest(why, param="input"))
+    return Success(inputs)
 
 
 def render_embeddings(embeddings: Embeddings, request: EmbeddingsRequest, model: str) -> JSON:

@@ -36,7 +36,7 @@ from mlxfn.wire.messages_api_bodies import (
 )
 from mlxfn.wire.messages_api_conversation import refine_conversation
 from mlxfn.wire.messages_api_tools import refine_output_format, refine_tools
-from mlxfn.wire.requests import optional_field, parse_body
+from mlxfn.wire.request_parsing import optional_field, parse_body
 
 _Check = Callable[[Any], bool]
 # Fields Anthropic defines that mlxfn cannot honour: (field, is the value harmless?, why not).

@@ -31,7 +31,7 @@ from mlxfn.domain.values import (
     TopP,
 )
 from mlxfn.pipeline.grammar import check_response_format
-from mlxfn.wire.requests import check_stream_options, optional_field, parse_body
+from mlxfn.wire.request_parsing import check_stream_options, optional_field, parse_body
 from mlxfn.wire.responses_api_bodies import ResponsesBody, TextFormatBody
 from mlxfn.wire.responses_api_input import refine_input
 from mlxfn.wire.responses_api_tools import refine_tools, tool_namespaces

@@ -13,7 +13,8 @@ from mlxfn.domain.errors import ApiError, InvalidRequest
 from mlxfn.domain.request import DetokenizeRequest, TokenizeRequest
 from mlxfn.domain.values import ModelName
 from mlxfn.wire.bodies import DetokenizeBody, TokenizeBody
-from mlxfn.wire.requests import optional_field, parse_body, refine_messages
+from mlxfn.wire.chat_messages import refine_messages
+from mlxfn.wire.request_parsing import optional_field, parse_body
 
 
 def parse_tokenize_request(body: bytes) -> Result[TokenizeRequest, ApiError]:

@@ -15,7 +15,6 @@ from mlxfn.domain.embeddings import Embeddings, EmbeddingsRequest
 from mlxfn.domain.errors import ApiError, EngineFailed, InvalidRequest
 from mlxfn.effects import run_io
 from mlxfn.engine.embeddings import hidden_size, pooled_embedding
-from mlxfn.engine.loader import LoadedModel
 from mlxfn.engine.thread import Engine, TaskNotRun
 from mlxfn.pipeline.chat import check_model
 from mlxfn.pipeline.embeddings import plan_embeddings
@@ -44,7 +43,19 @@ async def create_embeddings(request: web.Request) -> web.StreamResponse:
 async def _pool(
     engine: Engine, inputs: tuple[tuple[int, ...], ...]
 ) -> Result[Embeddings, ApiError]:
-    started = run_io(engine.run_task(partial(_embed, inputs)))
+    """One engine task per input, so that running streams get a decode step between two
+    inputs of a long list instead of waiting for all of it."""
+    vectors: list[tuple[float, ...]] = []
+    for tokens in inputs:
+        pooled = await _pool_one(engine, tokens)
+        if isinstance(pooled, Failure):
+            return Failure(pooled.failure())
+        vectors.append(pooled.unwrap())
+    return Success(Embeddings(tuple(vectors), sum(len(tokens) for tokens in inputs)))
+
+
+async def _pool_one(engine: Engine, tokens: tuple[int, ...]) -> Result[tuple[float, ...], ApiError]:
+    started = run_io(engine.run_task(lambda loaded: pooled_embedding(loaded.model, tokens)))
     if isinstance(started, Failure):
         return Failure(started.failure())
     try:
@@ -70,8 +81,3 @@ def _plan(body: bytes, engine: Engine) -> Result[Planned, ApiError]:
             .map(lambda inputs: (asked, inputs))
         )
     )
-
-
-def _embed(inputs: tuple[tuple[int, ...], ...], loaded: LoadedModel) -> Embeddings:
-    vectors = tuple(pooled_embedding(loaded.model, tokens) for tokens in inputs)
-    return Embeddings(vectors=vectors, prompt_tokens=sum(len(tokens) for tokens in inputs))

@@ -47,6 +47,9 @@ def test_token_ids_are_embedded_as_given(client: openai.OpenAI) -> None:
     reply = client.embeddings.create(model=MODEL, input=[[5, 6, 7], [8, 9]])
     assert [len(d.embedding) for d in reply.data] == [WIDTH, WIDTH]
     assert reply.usage.prompt_tokens == 5
+    long = client.embeddings.create(model=MODEL, input=[7] * 500)  # one input, not 500
+    assert len(long.data) == 1
+    assert long.usage.prompt_tokens == 500
 
 
 def test_the_models_own_dimensions_are_accepted(client: openai.OpenAI) -> None:
@@ -65,6 +68,7 @@ def test_the_models_own_dimensions_are_accepted(client: openai.OpenAI) -> None:
         ({"input": "hi", "dimensions": 8}, "dimensions"),
         ({"input": "hi", "encoding_format": "hex"}, "encoding_format"),
         ({"input": None}, "input"),
+        ({"input": ["a"] * 2049}, "input"),  # OpenAI's bound
     ],
 )
 async def test_bad_inputs_are_400s_naming_the_field(

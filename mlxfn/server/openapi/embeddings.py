@@ -28,9 +28,9 @@ def body_ranges(model: JSON) -> dict[type[Any], dict[str, JSON]]:
             "input": {
                 "anyOf": [
                     _NON_EMPTY,
-                    {"type": "array", "items": _NON_EMPTY, "minItems": 1},
+                    {"type": "array", "items": _NON_EMPTY, "minItems": 1, "maxItems": 2048},
                     _TOKEN_IDS,
-                    {"type": "array", "items": _TOKEN_IDS, "minItems": 1},
+                    {"type": "array", "items": _TOKEN_IDS, "minItems": 1, "maxItems": 2048},
                 ]
             },
             "encoding_format": {"enum": ["float", "base64"]},

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import attrs
 
 from mlxfn.cli.flags import API_KEY_ENV, PROG, build_chat_parser, build_parser
+from mlxfn.engine.config import EngineConfig
 from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_source
 from mlxfn.engine.loader import ModelSpec
-from mlxfn.engine.thread import EngineConfig
 from mlxfn.engine.weights import WeightLayout
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
 from mlxfn.server.keys import ServerConfig

@@ -22,7 +22,7 @@ from mlxfn.cli.flag_values import (
     seconds,
     temperature,
 )
-from mlxfn.engine.thread import (
+from mlxfn.engine.config import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
     DEFAULT_MAX_TOKENS,

@@ -1,6 +1,6 @@
 """The layout shows the architecture: domain/, wire/ and pipeline/ never import MLX, HTTP or
 the shells; the domain needs only returns, attrs and cattrs; the platform shims and the CLI stand
-apart; and the package face imports its names lazily."""
+apart; the package face imports its names lazily; and no module is over 400 lines."""
 
 from __future__ import annotations
 
@@ -150,6 +150,19 @@ def test_the_wire_imports_of_the_pipeline_only_its_grammar_check() -> None:
 def test_every_pure_package_has_modules() -> None:
     for pkg in PURE_PACKAGES:
         assert len(list((PACKAGE_ROOT / pkg).rglob("*.py"))) >= 2, pkg
+
+
+# A module that grows past this is split into modules whose names say what each holds.
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_400_lines() -> None:
+    lengths = {
+        str(path.relative_to(PACKAGE_ROOT)): len(path.read_text().splitlines())
+        for path in PACKAGE_ROOT.rglob("*.py")
+    }
+    over = {name: n for name, n in sorted(lengths.items()) if n > MAX_MODULE_LINES}
+    assert not over, f"modules over {MAX_MODULE_LINES} lines: {over}"
 
 
 @pytest.mark.parametrize(

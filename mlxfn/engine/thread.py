@@ -261,6 +261,7 @@ class Engine:
             long_prompt=self.config.long_prompt,
             on_done=self._finished,
         )
+        unsettled = True
         try:
             while True:
                 self._publish(batch)  # after every step, and before waiting while idle
@@ -281,8 +282,12 @@ class Engine:
                     job.fail(TimedOut("total", self.config.request_timeout or 0.0))
                 if not batch.idle:
                     self._step(batch)
-                elif self._inbox.empty() and not self._waiting:
+                    unsettled = True
+                elif unsettled and self._inbox.empty() and not self._waiting:
+                    # Once per fall to idle after generating: a task (an embedding) leaves
+                    # nothing to tidy, and tidying after each of many would cost ~60 ms each.
                     settle()
+                    unsettled = False
         except Exception:  # a bug in the loop itself: nobody may wait forever on a dead engine
             log.exception("the engine loop failed; failing every request")
             with self._pending_lock:

@@ -78,3 +78,16 @@ class Conversation:
     """
 
     messages: tuple[Message, ...] = attrs.field(validator=_non_empty)
+
+    @property
+    def ends_with_prefill(self) -> bool:
+        """Whether the last message is an assistant's text with no calls: the start of the
+        answer, to be continued (Anthropic's prefill) rather than a finished turn.
+
+        >>> Conversation((UserMessage("hi"), AssistantMessage('{"a":'))).ends_with_prefill
+        True
+        >>> Conversation((UserMessage("hi"),)).ends_with_prefill
+        False
+        """
+        last = self.messages[-1]
+        return isinstance(last, AssistantMessage) and bool(last.content) and not last.tool_calls

@@ -77,6 +77,8 @@ class ChatRequest:
     user: str | None = None
     tools: ToolSpec | None = None  # None: no tools offered
     response_format: ResponseFormat = TEXT
+    # The last message is the answer's start, to continue (Anthropic's prefill), not a turn.
+    continue_final: bool = False
 
 
 # A completions prompt: text to tokenize, or token ids as they are.

@@ -45,7 +45,12 @@ def plan_chat(
         return check_request_limits(request, limits)
 
     def prompt_of(_: None) -> Result[Prompt, ApiError]:
-        return build_prompt(request.conversation, tokenizer, offered_tools(request.tools))
+        return build_prompt(
+            request.conversation,
+            tokenizer,
+            offered_tools(request.tools),
+            continue_final=request.continue_final,
+        )
 
     def plan_of(prompt: Prompt) -> Result[GenerationPlan, ApiError]:
         return build_plan(request, prompt, limits)

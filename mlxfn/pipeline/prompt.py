@@ -96,10 +96,13 @@ def _apply_template(
     tokenizer: ChatTokenizer,
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None,
+    continue_final: bool = False,
 ) -> tuple[int, ...]:
     kwargs: dict[str, Any] = {"tools": tools} if tools else {}
+    if continue_final:  # the last assistant turn stays open, for the model to go on with it
+        kwargs["continue_final_message"] = True
     ids = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, tokenize=True, **kwargs
+        messages, add_generation_prompt=not continue_final, tokenize=True, **kwargs
     )
     return tuple(int(i) for i in ids)
 
@@ -108,10 +111,14 @@ def build_prompt(
     conversation: Conversation,
     tokenizer: ChatTokenizer,
     tools: tuple[FunctionTool, ...] = (),
+    *,
+    continue_final: bool = False,
 ) -> Result[Prompt, ApiError]:
     """Render the conversation (and the tools offered, if any) with the chat template and
     tokenize it. A template with no tool-call format of its own is shown the tools, the
-    calls and their results as text in mlxfn's generic format (``generic_tools``)."""
+    calls and their results as text in mlxfn's generic format (``generic_tools``).
+    ``continue_final``: the last (assistant) message is left open for the model to continue,
+    instead of a new assistant turn after it."""
     offered: list[dict[str, Any]] | None = None
     if tool_format_of(tokenizer) == "generic":
         conversation = generic_conversation(conversation, tools)
@@ -119,7 +126,7 @@ def build_prompt(
         offered = [render_template_tool(t) for t in tools] or None
     messages = [render_template_message(m) for m in conversation.messages]
     return (
-        _apply_template(tokenizer, messages, offered)
+        _apply_template(tokenizer, messages, offered, continue_final)
         .alt(
             lambda exc: InvalidRequest(
                 f"the chat template rejected the messages: {exc}", "messages"

@@ -156,7 +156,10 @@ def _count(body: bytes, engine: Engine) -> Result[JSON, ApiError]:
             check_model(loaded.name, chat.model, engine.limits.model_aliases)
             .bind(
                 lambda _: build_prompt(
-                    chat.conversation, loaded.tokenizer, offered_tools(chat.tools)
+                    chat.conversation,
+                    loaded.tokenizer,
+                    offered_tools(chat.tools),
+                    continue_final=chat.continue_final,
                 )
             )
             .map(lambda prompt: render_token_count(prompt.token_count))

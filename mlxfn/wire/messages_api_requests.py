@@ -150,6 +150,7 @@ def _refine_checked(body: MessagesBody) -> Result[ChatRequest, ApiError]:
             user=body.metadata.user_id if body.metadata else None,
             tools=tools,
             response_format=response_format,
+            continue_final=conversation.ends_with_prefill,
         )
         for model in ModelName.parse(body.model)
         for conversation in refine_conversation(body.system, body.messages)
@@ -171,7 +172,12 @@ def refine_count_tokens_body(body: CountTokensBody) -> Result[ChatRequest, ApiEr
         )
     return _check_accepted(body.thinking, body.output_config, body.speed).bind(
         lambda _: Result.do(
-            ChatRequest(model=model, conversation=conversation, tools=tools)
+            ChatRequest(
+                model=model,
+                conversation=conversation,
+                tools=tools,
+                continue_final=conversation.ends_with_prefill,
+            )
             for model in ModelName.parse(body.model)
             for conversation in refine_conversation(body.system, body.messages)
             for tools in refine_tools(body.tools, body.tool_choice)

@@ -134,8 +134,12 @@ def test_content_blocks_and_the_system_prompt_reach_the_prompt(tiny: anthropic.A
 
 
 def test_max_tokens_ends_with_stop_reason_max_tokens(tiny: anthropic.Anthropic) -> None:
+    # Greedy: sampled at the default temperature, the random model can end its turn early.
     message = tiny.messages.create(
-        model=TINY, max_tokens=3, messages=[{"role": "user", "content": "Once upon a"}]
+        model=TINY,
+        max_tokens=3,
+        messages=[{"role": "user", "content": "Once upon a"}],
+        extra_body=GREEDY,
     )
     check_message(message)
     assert message.stop_reason == "max_tokens"

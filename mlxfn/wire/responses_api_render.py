@@ -138,16 +138,20 @@ def _tool_choice(request: ResponsesRequest) -> str | JSON:
             return mode
 
 
-def cut_status(status: ResponseStatus, item: OutputItem, *, last: bool) -> ItemStatus:
-    """An item's status in an ended response: the text item a token cap cut short is
-    ``incomplete``, as OpenAI marks it; whole calls, and every earlier item, are ``completed``.
+def item_statuses(status: ResponseStatus, output: tuple[OutputItem, ...]) -> list[ItemStatus]:
+    """Each item's status in an ended response: the last text item (message or reasoning) of
+    one a token cap cut short is ``incomplete``, as OpenAI marks it — a cut call comes back
+    as text, so the cut is always in text; whole calls and every other item are ``completed``.
 
+    >>> from mlxfn.domain.messages import ToolCall
     >>> text = MessageItem("msg_1", "Once upon a")
-    >>> cut_status("incomplete", text, last=True), cut_status("completed", text, last=True)
-    ('incomplete', 'completed')
+    >>> call = FunctionCallItem("fc_1", ToolCall("call_1", "f", "{}"))
+    >>> item_statuses("incomplete", (text, call)), item_statuses("completed", (text,))
+    (['incomplete', 'completed'], ['completed'])
     """
-    cut = status == "incomplete" and last and not isinstance(item, FunctionCallItem)
-    return "incomplete" if cut else "completed"
+    texts = [i for i, item in enumerate(output) if not isinstance(item, FunctionCallItem)]
+    cut = texts[-1] if status == "incomplete" and texts else None
+    return ["incomplete" if i == cut else "completed" for i in range(len(output))]
 
 
 def render_response(
@@ -175,8 +179,8 @@ def render_response(
         ),
         "model": identity.model,
         "output": [
-            render_item(item, cut_status(status, item, last=i == len(output) - 1))
-            for i, item in enumerate(output)
+            render_item(item, item_status)
+            for item, item_status in zip(output, item_statuses(status, output), strict=True)
         ],
         "parallel_tool_calls": tools is None or tools.parallel,
         "previous_response_id": request.previous_response_id,

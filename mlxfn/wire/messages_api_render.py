@@ -7,7 +7,13 @@ from typing import Any, Final, assert_never
 
 import orjson
 
-from mlxfn.domain.errors import ApiError, ContextLengthExceeded, Unauthorized, error_status
+from mlxfn.domain.errors import (
+    ApiError,
+    ContextLengthExceeded,
+    TimedOut,
+    Unauthorized,
+    error_status,
+)
 from mlxfn.domain.events import Usage
 from mlxfn.domain.messages_api import ContentBlock, Stopped, TextBlock, ThinkingBlock, ToolUseBlock
 from mlxfn.wire.responses import render_error
@@ -45,11 +51,12 @@ def render_messages_error(err: ApiError) -> JSON:
     >>> from mlxfn.domain.errors import InvalidRequest
     >>> render_messages_error(InvalidRequest("must be 1 or more", param="max_tokens"))["error"]
     {'type': 'invalid_request_error', 'message': 'max_tokens: must be 1 or more'}
+    >>> render_messages_error(TimedOut("total", 30.0))["error"]["type"]
+    'timeout_error'
     """
-    return {
-        "type": "error",
-        "error": {"type": error_type(error_status(err)), "message": _message(err)},
-    }
+    # A deadline passed is Anthropic's timeout_error, not an overload to retry at once.
+    kind = "timeout_error" if isinstance(err, TimedOut) else error_type(error_status(err))
+    return {"type": "error", "error": {"type": kind, "message": _message(err)}}
 
 
 def _message(err: ApiError) -> str:

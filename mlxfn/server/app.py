@@ -15,10 +15,12 @@ from mlxfn.server import embeddings, handlers, messages_api, responses_api
 from mlxfn.server.auth import require_api_key
 from mlxfn.server.cross_site import refuse_cross_site
 from mlxfn.server.drain import refuse_while_draining
+from mlxfn.server.in_flight import InFlight
 from mlxfn.server.keys import (
     CONFIG,
     DRAINING,
     ENGINE,
+    IN_FLIGHT,
     MAILBOX,
     METRICS,
     TOKENIZER_POOL,
@@ -63,6 +65,7 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
     app[DRAINING] = asyncio.Event()
     app[METRICS] = Metrics(engine)
     app[RESPONSE_STORE] = ResponseStore(config.response_store_size)
+    app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(_tokenizer_pool)
     app.on_startup.append(_mailbox)
     app.on_response_prepare.append(echo_request_id)

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mlxfn.domain.errors import Unavailable
-from mlxfn.server.keys import DRAINING, ENGINE
+from mlxfn.server.keys import DRAINING, ENGINE, IN_FLIGHT
 from mlxfn.server.responses import error_response
 
 DEFAULT_DRAIN_TIMEOUT_S = 30.0
@@ -43,9 +43,14 @@ async def drain(app: web.Application, timeout: float, interrupted: asyncio.Event
     engine = app[ENGINE]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while engine.pending and loop.time() < deadline and not interrupted.is_set():
+    running = app[IN_FLIGHT]
+
+    def busy() -> int:
+        return engine.pending + running.count
+
+    while busy() and loop.time() < deadline and not interrupted.is_set():
         await asyncio.sleep(_POLL_S)
-    left = engine.pending
+    left = busy()
     await asyncio.to_thread(engine.close)  # joins the engine thread: off the event loop
     # Let the handlers of failed requests write their last event before the server closes.
     await asyncio.sleep(_POLL_S)

@@ -19,7 +19,7 @@ from mlxfn.engine.thread import Engine, TaskNotRun
 from mlxfn.pipeline.chat import check_model
 from mlxfn.pipeline.embeddings import plan_embeddings
 from mlxfn.server.handlers import _off_loop
-from mlxfn.server.keys import ENGINE
+from mlxfn.server.keys import ENGINE, IN_FLIGHT
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.wire.embeddings import check_dimensions, parse_embeddings_request, render_embeddings
 
@@ -35,7 +35,8 @@ async def create_embeddings(request: web.Request) -> web.StreamResponse:
         return error_response(planned.failure())
     asked, inputs = planned.unwrap()
     model = engine.loaded.name
-    pooled = await _pool(engine, inputs)
+    with request.app[IN_FLIGHT].holding():  # a drain waits for it: pending does not count it
+        pooled = await _pool(engine, inputs)
     answer = pooled.map(lambda found: json_response(render_embeddings(found, asked, model)))
     return unwrap_or_failure(answer.alt(error_response))
 

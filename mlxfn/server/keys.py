@@ -10,6 +10,7 @@ import attrs
 from aiohttp import web
 
 from mlxfn.engine.thread import Engine
+from mlxfn.server.in_flight import InFlight
 from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics, Trace
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
@@ -48,5 +49,7 @@ METRICS: Final = web.AppKey("metrics", Metrics)
 TRACE: Final = web.RequestKey("trace", Trace)
 # Set when a stream's reader went away before its end: logged and counted as 499.
 CLIENT_LEFT: Final = web.RequestKey("client_left", bool)
+# Requests running engine tasks rather than generations (embeddings), for the drain to wait on.
+IN_FLIGHT: Final = web.AppKey("in_flight", InFlight)
 # Engine events reach the event loop through one mailbox (see mailbox.py).
 MAILBOX: Final = web.AppKey("mailbox", Mailbox)

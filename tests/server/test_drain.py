@@ -16,6 +16,7 @@ from mlxfn.engine.loader import ModelSpec
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.server.app import make_app
 from mlxfn.server.drain import drain
+from mlxfn.server.keys import IN_FLIGHT
 from tests.schemas import validate
 from tests.server.helpers import chat_body
 
@@ -81,3 +82,22 @@ async def test_short_requests_in_flight_finish_normally(
         response = await reply
         assert response.status == 200, await response.text()
         assert (await response.json())["usage"]["completion_tokens"] == 20
+
+
+async def test_an_embeddings_request_in_flight_is_waited_for(
+    aiohttp_client: ClientFactory, own_engine: Engine
+) -> None:
+    """Its engine tasks are not pending generations; between two of them nothing is queued
+    at all, so the drain counts the request itself."""
+    app = make_app(own_engine)
+    client = await aiohttp_client(app)
+    body = {"model": own_engine.loaded.name, "input": ["word " * 100] * 400}
+    reply = asyncio.create_task(client.post("/v1/embeddings", json=body))
+    for _ in range(500):  # until its first input is pooled
+        if app[IN_FLIGHT].count:
+            break
+        await asyncio.sleep(0.01)
+    assert await drain(app, timeout=60.0, interrupted=asyncio.Event()) == 0
+    response = await reply
+    assert response.status == 200, await response.text()
+    assert len((await response.json())["data"]) == 400

@@ -113,6 +113,8 @@ class TokenizeRequest:
     model: ModelName | None
     text: str | Conversation
     add_special_tokens: bool = False
+    add_generation_prompt: bool = True  # a chat's: the opening of the answer's turn
+    token_strs: bool = False  # also each token as the vocabulary spells it
 
 
 @attrs.frozen(kw_only=True)

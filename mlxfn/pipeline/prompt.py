@@ -97,12 +97,14 @@ def _apply_template(
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None,
     continue_final: bool = False,
+    generation_prompt: bool = True,
 ) -> tuple[int, ...]:
     kwargs: dict[str, Any] = {"tools": tools} if tools else {}
     if continue_final:  # the last assistant turn stays open, for the model to go on with it
         kwargs["continue_final_message"] = True
+    opened = generation_prompt and not continue_final
     ids = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=not continue_final, tokenize=True, **kwargs
+        messages, add_generation_prompt=opened, tokenize=True, **kwargs
     )
     return tuple(int(i) for i in ids)
 
@@ -113,12 +115,14 @@ def build_prompt(
     tools: tuple[FunctionTool, ...] = (),
     *,
     continue_final: bool = False,
+    generation_prompt: bool = True,
 ) -> Result[Prompt, ApiError]:
     """Render the conversation (and the tools offered, if any) with the chat template and
     tokenize it. A template with no tool-call format of its own is shown the tools, the
     calls and their results as text in mlxfn's generic format (``generic_tools``).
     ``continue_final``: the last (assistant) message is left open for the model to continue,
-    instead of a new assistant turn after it."""
+    instead of a new assistant turn after it; ``generation_prompt``: whether that new turn is
+    opened at the end (only counting wants it closed)."""
     offered: list[dict[str, Any]] | None = None
     if tool_format_of(tokenizer) == "generic":
         conversation = generic_conversation(conversation, tools)
@@ -126,7 +130,7 @@ def build_prompt(
         offered = [render_template_tool(t) for t in tools] or None
     messages = [render_template_message(m) for m in conversation.messages]
     return (
-        _apply_template(tokenizer, messages, offered, continue_final)
+        _apply_template(tokenizer, messages, offered, continue_final, generation_prompt)
         .alt(
             lambda exc: InvalidRequest(
                 f"the chat template rejected the messages: {exc}", "messages"

@@ -346,11 +346,17 @@ def _count(body: bytes, engine: Engine) -> Result[object, ApiError]:
             return checked.bind(
                 lambda _: build_text_prompt(text, loaded.tokenizer, add_special_tokens=special)
             )
-        conversation = req.text
-        return checked.bind(lambda _: build_prompt(conversation, loaded.tokenizer))
+        conversation, opened = req.text, req.add_generation_prompt
+        return checked.bind(
+            lambda _: build_prompt(conversation, loaded.tokenizer, generation_prompt=opened)
+        )
 
-    return (
-        parse_tokenize_request(body)
-        .bind(prompt_of)
-        .map(lambda prompt: render_token_count(prompt.token_ids, loaded.context_length))
-    )
+    def counted(req: TokenizeRequest) -> Result[object, ApiError]:
+        def render(prompt: Prompt) -> object:
+            ids = prompt.token_ids
+            spelled = loaded.tokenizer.convert_ids_to_tokens(list(ids)) if req.token_strs else None
+            return render_token_count(ids, loaded.context_length, spelled)
+
+        return prompt_of(req).map(render)
+
+    return parse_tokenize_request(body).bind(counted)

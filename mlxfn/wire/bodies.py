@@ -221,6 +221,8 @@ class TokenizeBody:
     prompt: str | None = None
     messages: tuple[MessageBody, ...] | None = None
     add_special_tokens: bool | None = None
+    add_generation_prompt: bool | None = None  # messages only; true when absent
+    return_token_strs: bool | None = None
 
 
 @attrs.frozen

@@ -343,8 +343,16 @@ def render_model_list(model_id: str, created: int) -> JSON:
     return {"object": "list", "data": [render_model(model_id, created)]}
 
 
-def render_token_count(token_ids: tuple[int, ...], context_length: int) -> JSON:
-    return {"count": len(token_ids), "max_model_len": context_length, "tokens": list(token_ids)}
+def render_token_count(
+    token_ids: tuple[int, ...], context_length: int, token_strs: list[str] | None = None
+) -> JSON:
+    """vLLM's shape: ``token_strs`` is null unless asked for (``return_token_strs``)."""
+    return {
+        "count": len(token_ids),
+        "max_model_len": context_length,
+        "tokens": list(token_ids),
+        "token_strs": token_strs,
+    }
 
 
 def render_detokenized(text: str) -> JSON:

@@ -19,8 +19,9 @@ from mlxfn.wire.request_parsing import optional_field, parse_body
 
 def parse_tokenize_request(body: bytes) -> Result[TokenizeRequest, ApiError]:
     """
-    >>> parse_tokenize_request(b'{"prompt": "hi", "add_special_tokens": true}').unwrap()
-    TokenizeRequest(model=None, text='hi', add_special_tokens=True)
+    >>> parsed = parse_tokenize_request(b'{"prompt": "hi", "add_special_tokens": true}')
+    >>> parsed.unwrap().text, parsed.unwrap().add_special_tokens
+    ('hi', True)
     """
     return parse_body(body, TokenizeBody, refine_tokenize_body)
 
@@ -40,20 +41,28 @@ def refine_tokenize_body(body: TokenizeBody) -> Result[TokenizeRequest, ApiError
     if body.text is not None and body.prompt is not None:
         return Failure(InvalidRequest("send 'text' or 'prompt', not both", param="prompt"))
     text = body.text if body.text is not None else body.prompt
+    strs = bool(body.return_token_strs)
     if body.messages is not None and text is None:
         if body.add_special_tokens:
             # The template writes the model's special tokens itself; more would double them.
             why = "add_special_tokens must be false with messages: the chat template adds them"
             return Failure(InvalidRequest(why, param="add_special_tokens"))
+        opened = body.add_generation_prompt is not False
         return Result.do(
-            TokenizeRequest(model=m, text=c) for m in model for c in refine_messages(body.messages)
+            TokenizeRequest(model=m, text=c, add_generation_prompt=opened, token_strs=strs)
+            for m in model
+            for c in refine_messages(body.messages)
         )
     if text is not None and body.messages is None:
         # vLLM's default for a prompt: its special tokens, as a completion's prompt gets them.
         special = body.add_special_tokens
         if special is None:
             special = body.prompt is not None
-        return model.map(lambda m: TokenizeRequest(model=m, text=text, add_special_tokens=special))
+        return model.map(
+            lambda m: TokenizeRequest(
+                model=m, text=text, add_special_tokens=special, token_strs=strs
+            )
+        )
     return Failure(InvalidRequest("send exactly one of 'text' or 'messages'", param="text"))
 
 

@@ -25,7 +25,8 @@ async def test_a_prompt_is_tokenized_in_vllms_shape(
 ) -> None:
     status, counted = await _post(http, f"{base_url}/tokenize", {"model": MODEL, "prompt": PROMPT})
     assert status == 200
-    assert set(counted) == {"count", "max_model_len", "tokens"}
+    assert set(counted) == {"count", "max_model_len", "tokens", "token_strs"}
+    assert counted["token_strs"] is None  # unless asked for
     assert counted["count"] == len(counted["tokens"]) > 0
     assert counted["max_model_len"] == 512
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
@@ -45,6 +46,24 @@ async def test_messages_count_what_the_chat_route_counts(
     assert counted["count"] == completion["usage"]["prompt_tokens"]
     _, same = await _post(http, f"{base_url}/v1/tokenize", {"messages": user(PROMPT)})
     assert same == counted  # one parser and one answer for both routes
+
+
+async def test_token_strs_and_a_closed_chat_on_request(
+    http: aiohttp.ClientSession, base_url: str, tiny_model_dir: Path
+) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    _, spelled = await _post(
+        http, f"{base_url}/tokenize", {"prompt": PROMPT, "return_token_strs": True}
+    )
+    assert spelled["token_strs"] == tokenizer.convert_ids_to_tokens(spelled["tokens"])
+    _, opened = await _post(http, f"{base_url}/tokenize", {"messages": user(PROMPT)})
+    _, closed = await _post(
+        http,
+        f"{base_url}/tokenize",
+        {"messages": user(PROMPT), "add_generation_prompt": False},
+    )
+    assert closed["count"] < opened["count"]
+    assert opened["tokens"][: closed["count"]] == closed["tokens"]
 
 
 async def test_detokenize_gives_the_text_back(http: aiohttp.ClientSession, base_url: str) -> None:

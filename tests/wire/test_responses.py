@@ -216,4 +216,7 @@ def test_token_count() -> None:
         "count": 3,
         "max_model_len": 2048,
         "tokens": [5, 6, 7],
+        "token_strs": None,
     }
+    spelled = render_token_count((5,), 2048, ["hi"])
+    assert spelled["token_strs"] == ["hi"]

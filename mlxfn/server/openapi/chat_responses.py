@@ -306,8 +306,13 @@ def response_schemas() -> dict[str, JSON]:
                 "count": {"type": "integer", "minimum": 0},
                 "max_model_len": {"type": "integer", "minimum": 1},
                 "tokens": {"type": "array", "items": {"type": "integer"}},
+                "token_strs": {
+                    "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+                    "description": "each token as the vocabulary spells it, with "
+                    "return_token_strs; null otherwise",
+                },
             },
-            "required": ["count", "max_model_len", "tokens"],
+            "required": ["count", "max_model_len", "tokens", "token_strs"],
         },
         "Detokenized": {
             "type": "object",

@@ -22,43 +22,15 @@ from tests.conftest import StartServer
 from tests.schemas import validate as validate_schema
 from tests.server.helpers import MODEL
 from tests.server.test_tools import read_stream
-
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "maxLength": 10},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city", "unit"],
-            "additionalProperties": False,
-        },
-    },
-}
-ADD: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two numbers",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "a": {"type": "integer", "minimum": 0, "maximum": 999},
-                "b": {"type": "integer", "minimum": 0, "maximum": 999},
-            },
-            "required": ["a", "b"],
-            "additionalProperties": False,
-        },
-    },
-}
-TOOLS = [WEATHER, ADD]
-SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
-NAMED_ADD = {"type": "function", "function": {"name": "add"}}
-QUESTION = "What's the weather in Oslo?"
+from tests.server.tool_helpers import (
+    ADD,
+    HISTORY,
+    NAMED_ADD,
+    QUESTION,
+    SCHEMAS,
+    TOOLS,
+    valid_calls,
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +47,6 @@ def ask(client: openai.OpenAI, content: str = QUESTION, **fields: Any) -> Any:
     return client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": content}], **(settings | fields)
     )
-
-
-def _valid_calls(calls: list[Any], names: set[str]) -> None:
-    assert calls
-    for call in calls:
-        assert call.type == "function"
-        assert call.id.startswith("call_")
-        assert call.function.name in names
-        jsonschema.validate(json.loads(call.function.arguments), SCHEMAS[call.function.name])
 
 
 @pytest.mark.parametrize(
@@ -105,7 +68,7 @@ def test_a_forced_choice_gives_a_valid_call(
     assert choice_out.message.content is None
     calls = choice_out.message.tool_calls or []
     assert len(calls) == 1
-    _valid_calls(calls, names)
+    valid_calls(calls, names)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +101,7 @@ def test_parallel_calls_each_match_their_schema(client: openai.OpenAI) -> None:
         reply = ask(client, tool_choice="required", temperature=1, seed=seed, max_tokens=400)
         choice = reply.choices[0]
         calls = choice.message.tool_calls or []
-        _valid_calls(calls, {"get_weather", "add"})
+        valid_calls(calls, {"get_weather", "add"})
         if choice.finish_reason == "tool_calls":
             assert choice.message.content is None
             several = several or len(calls) > 1
@@ -180,33 +143,6 @@ def test_a_tool_without_parameters_is_accepted(client: openai.OpenAI) -> None:
     assert isinstance(json.loads(call.function.arguments), dict)
 
 
-HISTORY: list[dict[str, Any]] = [
-    {"role": "system", "content": "You are terse."},
-    {"role": "user", "content": QUESTION},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {
-                    "name": "get_weather",
-                    "arguments": json.dumps({"city": "Oslo", "unit": "celsius"}),
-                },
-            },
-            {
-                "id": "call_2",
-                "type": "function",
-                "function": {"name": "add", "arguments": json.dumps({"a": 1, "b": 2})},
-            },
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_1", "content": json.dumps({"temperature": 3})},
-    {"role": "tool", "tool_call_id": "call_2", "content": "3"},
-]
-
-
 @pytest.mark.parametrize("tool_choice", ["auto", "none", "required"])
 def test_a_tool_result_round_trips(client: openai.OpenAI, tool_choice: str) -> None:
     reply = client.chat.completions.create(
@@ -221,7 +157,7 @@ def test_a_tool_result_round_trips(client: openai.OpenAI, tool_choice: str) -> N
     choice = reply.choices[0]
     if tool_choice == "required":
         assert choice.finish_reason == "tool_calls"
-        _valid_calls(choice.message.tool_calls or [], {"get_weather", "add"})
+        valid_calls(choice.message.tool_calls or [], {"get_weather", "add"})
     else:
         assert choice.finish_reason in ("stop", "length")
 

@@ -30,44 +30,16 @@ from mlxfn.pipeline.generic_tools import tools_section
 from tests.conftest import ServerProcess, StartServer
 from tests.schemas import validate, validate_openapi
 from tests.server.test_tools import read_stream
+from tests.server.tool_helpers import (
+    HISTORY,
+    NAMED_ADD,
+    QUESTION,
+    SCHEMAS,
+    TOOLS,
+    valid_calls,
+)
 
 MODEL = "tiny-native"
-QUESTION = "What's the weather in Oslo?"
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "maxLength": 10},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city", "unit"],
-            "additionalProperties": False,
-        },
-    },
-}
-ADD: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two numbers",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "a": {"type": "integer", "minimum": 0, "maximum": 999},
-                "b": {"type": "integer", "minimum": 0, "maximum": 999},
-            },
-            "required": ["a", "b"],
-            "additionalProperties": False,
-        },
-    },
-}
-TOOLS = [WEATHER, ADD]
-SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
-NAMED_ADD = {"type": "function", "function": {"name": "add"}}
 
 
 @pytest.fixture(scope="module")
@@ -147,15 +119,6 @@ def ask(client: openai.OpenAI, content: str = QUESTION, **fields: Any) -> Any:
     )
 
 
-def _valid_calls(calls: list[Any], names: set[str]) -> None:
-    assert calls
-    for call in calls:
-        assert call.type == "function"
-        assert call.id.startswith("call_")
-        assert call.function.name in names
-        jsonschema.validate(json.loads(call.function.arguments), SCHEMAS[call.function.name])
-
-
 @pytest.mark.parametrize(
     ("choice", "names"),
     [("required", {"get_weather", "add"}), (NAMED_ADD, {"add"})],
@@ -173,7 +136,7 @@ def test_a_forced_choice_gives_a_valid_call(
     assert out.message.content is None
     calls = out.message.tool_calls or []
     assert len(calls) == 1
-    _valid_calls(calls, names)
+    valid_calls(calls, names)
 
 
 # Sampled seeds under which the random model chains more than one forced call: with parallel
@@ -187,7 +150,7 @@ def test_parallel_forced_calls_each_match_their_schema_and_stream(client: openai
         reply = ask(client, tool_choice="required", temperature=1, seed=seed, max_tokens=400)
         out = reply.choices[0]
         calls = out.message.tool_calls or []
-        _valid_calls(calls, {"get_weather", "add"})
+        valid_calls(calls, {"get_weather", "add"})
         if out.finish_reason == "tool_calls":
             assert out.message.content is None
             several += [(seed, calls)] if len(calls) > 1 else []
@@ -261,33 +224,6 @@ def test_tool_choice_none_hides_the_tools_and_bans_the_call_marker(
     assert "<tool_call>" not in (reply.choices[0].message.content or "")
 
 
-HISTORY: list[dict[str, Any]] = [
-    {"role": "system", "content": "You are terse."},
-    {"role": "user", "content": QUESTION},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {
-                    "name": "get_weather",
-                    "arguments": json.dumps({"city": "Oslo", "unit": "celsius"}),
-                },
-            },
-            {
-                "id": "call_2",
-                "type": "function",
-                "function": {"name": "add", "arguments": json.dumps({"a": 1, "b": 2})},
-            },
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_1", "content": json.dumps({"temperature": 3})},
-    {"role": "tool", "tool_call_id": "call_2", "content": "3"},
-]
-
-
 def _decoded(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The messages as a template reads them: each call's arguments as the object they hold."""
 
@@ -317,7 +253,7 @@ def test_a_tool_result_round_trips_through_the_template(
     out = reply.choices[0]
     if tool_choice == "required":
         assert out.finish_reason == "tool_calls"
-        _valid_calls(out.message.tool_calls or [], {"get_weather", "add"})
+        valid_calls(out.message.tool_calls or [], {"get_weather", "add"})
     else:
         assert out.finish_reason in ("stop", "length")
     assert reply.usage is not None

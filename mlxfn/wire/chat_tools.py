@@ -4,7 +4,8 @@ decoding."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from returns.result import Failure, Result, Success
 
@@ -14,6 +15,8 @@ from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSp
 from mlxfn.domain.values import refine
 from mlxfn.pipeline.grammar import check_response_format
 from mlxfn.wire.bodies import ChatBody, ResponseFormatBody, ToolDefinitionBody
+
+_Body = TypeVar("_Body")
 
 
 def refine_tools(body: ChatBody) -> Result[ToolSpec | None, ApiError]:
@@ -33,28 +36,47 @@ def _tool_spec(
 ) -> Result[ToolSpec | None, ApiError]:
     if not tools:
         return Success(None)
-    if isinstance(choice, NamedToolChoice) and choice.name not in {t.name for t in tools}:
-        return Failure(
-            InvalidRequest(
-                f"tool_choice names the function {choice.name!r}, which is not in tools",
-                param="tool_choice.function.name",
-            )
+    checked: Result[ToolChoice, ApiError] = (
+        named_choice(
+            choice.name,
+            tools,
+            message=f"tool_choice names the function {choice.name!r}, which is not in tools",
+            param="tool_choice.function.name",
         )
-    return Success(ToolSpec(tools=tools, choice=choice or "auto", parallel=parallel is not False))
+        if isinstance(choice, NamedToolChoice)
+        else Success(choice or "auto")
+    )
+    return checked.map(
+        lambda picked: ToolSpec(tools=tools, choice=picked, parallel=parallel is not False)
+    )
 
 
 def _refine_tool_list(
     bodies: tuple[ToolDefinitionBody, ...],
 ) -> Result[tuple[FunctionTool, ...], ApiError]:
+    offered = ((body, f"tools[{index}]") for index, body in enumerate(bodies))
+    return refine_tool_list(offered, _refine_tool, name_field=".function.name")
+
+
+def refine_tool_list(
+    offered: Iterable[tuple[_Body, str]],
+    refine_one: Callable[[_Body, str], Result[FunctionTool, ApiError]],
+    *,
+    name_field: str,
+    named: str = "the function name",
+) -> Result[tuple[FunctionTool, ...], ApiError]:
+    """Each tool body, with where it stands (``tools[2]``), refined in turn: the first error
+    stops it, and so does a name offered twice (at ``where`` + ``name_field``), whatever the
+    surface calls its tools and their names."""
     tools: list[FunctionTool] = []
-    for index, body in enumerate(bodies):
-        match _refine_tool(body, f"tools[{index}]"):
+    for body, where in offered:
+        match refine_one(body, where):
             case Success(tool):
                 if tool.name in {t.name for t in tools}:
                     return Failure(
                         InvalidRequest(
-                            f"tools holds the function name {tool.name!r} twice",
-                            param=f"tools[{index}].function.name",
+                            f"tools holds {named} {tool.name!r} twice",
+                            param=f"{where}{name_field}",
                         )
                     )
                 tools.append(tool)
@@ -63,6 +85,54 @@ def _refine_tool_list(
             case _:
                 raise AssertionError("unreachable")
     return Success(tuple(tools))
+
+
+def function_tool(
+    name: str,
+    description: str | None,
+    schema: dict[str, Any] | None,
+    strict: bool | None,
+    *,
+    param: str,
+    schema_field: str = "parameters",
+) -> Result[FunctionTool, ApiError]:
+    """A tool's fields, as found at ``param``, → a FunctionTool: its schema (in the field
+    ``schema_field``) must describe an object, and its name must be a valid one."""
+    if schema is not None and schema.get("type", "object") != "object":
+        return Failure(
+            InvalidRequest(
+                f"{schema_field} must be a JSON Schema of type object",
+                param=f"{param}.{schema_field}",
+            )
+        )
+    return refine(
+        lambda valid: FunctionTool(
+            name=valid, description=description, parameters=schema, strict=bool(strict)
+        ),
+        name,
+        f"{param}.name",
+    )
+
+
+def named_choice(
+    name: str, tools: tuple[FunctionTool, ...], *, message: str, param: str
+) -> Result[ToolChoice, ApiError]:
+    """A tool_choice that names a tool, which must be one of those offered."""
+    if name not in {t.name for t in tools}:
+        return Failure(InvalidRequest(message, param=param))
+    return Success(NamedToolChoice(name))
+
+
+def offered_choice(choice: ToolChoice, *, has_tools: bool) -> Result[ToolChoice, ApiError]:
+    """A choice that forces a call needs tools to call; ``none`` and ``auto`` need none."""
+    if not has_tools and choice not in ("none", "auto"):
+        return Failure(
+            InvalidRequest(
+                "tool_choice forces a tool call, but no tools are offered",
+                param="tool_choice",
+            )
+        )
+    return Success(choice)
 
 
 def _refine_tool(body: ToolDefinitionBody, param: str) -> Result[FunctionTool, ApiError]:
@@ -78,22 +148,12 @@ def _refine_tool(body: ToolDefinitionBody, param: str) -> Result[FunctionTool, A
         return Failure(
             InvalidRequest("a function tool needs its function", param=f"{param}.function")
         )
-    if function.parameters is not None and function.parameters.get("type", "object") != "object":
-        return Failure(
-            InvalidRequest(
-                "parameters must be a JSON Schema of type object",
-                param=f"{param}.function.parameters",
-            )
-        )
-    return refine(
-        lambda name: FunctionTool(
-            name=name,
-            description=function.description,
-            parameters=function.parameters,
-            strict=bool(function.strict),
-        ),
+    return function_tool(
         function.name,
-        f"{param}.function.name",
+        function.description,
+        function.parameters,
+        function.strict,
+        param=f"{param}.function",
     )
 
 
@@ -135,14 +195,7 @@ def _refine_tool_choice(
                         param="tool_choice",
                     )
                 )
-    if not has_tools and choice not in ("none", "auto"):
-        return Failure(
-            InvalidRequest(
-                "tool_choice forces a tool call, but no tools are offered",
-                param="tool_choice",
-            )
-        )
-    return Success(choice)
+    return offered_choice(choice, has_tools=has_tools)
 
 
 def refine_response_format(body: ResponseFormatBody | None) -> Result[ResponseFormat, ApiError]:
@@ -166,12 +219,7 @@ def refine_response_format(body: ResponseFormatBody | None) -> Result[ResponseFo
                         param="response_format.json_schema",
                     )
                 )
-            return JsonSchemaFormat.parse(
-                name=spec.name,
-                schema={} if spec.schema is None else spec.schema,
-                description=spec.description,
-                strict=bool(spec.strict),
-            ).bind(check_response_format)
+            return json_schema_format(spec.name, spec.schema, spec.description, spec.strict)
         case other:
             return Failure(
                 InvalidRequest(
@@ -180,3 +228,16 @@ def refine_response_format(body: ResponseFormatBody | None) -> Result[ResponseFo
                     param="response_format.type",
                 )
             )
+
+
+def json_schema_format(
+    name: str, schema: dict[str, Any] | None, description: str | None, strict: bool | None
+) -> Result[ResponseFormat, ApiError]:
+    """A JSON schema format whose grammar llguidance can compile; no schema asks for any JSON
+    value."""
+    return JsonSchemaFormat.parse(
+        name=name,
+        schema={} if schema is None else schema,
+        description=description,
+        strict=bool(strict),
+    ).bind(check_response_format)

@@ -12,10 +12,15 @@ import attrs
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
-from mlxfn.domain.response_format import TEXT, JsonSchemaFormat, ResponseFormat
-from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSpec
-from mlxfn.domain.values import refine
-from mlxfn.pipeline.grammar import check_response_format
+from mlxfn.domain.response_format import TEXT, ResponseFormat
+from mlxfn.domain.tools import FunctionTool, ToolChoice, ToolSpec
+from mlxfn.wire.chat_tools import (
+    function_tool,
+    json_schema_format,
+    named_choice,
+    offered_choice,
+    refine_tool_list,
+)
 from mlxfn.wire.messages_api_bodies import (
     CustomToolBody,
     OutputConfigBody,
@@ -55,74 +60,60 @@ def _tool_spec(
 def _refine_tool_list(
     raw: tuple[dict[str, Any], ...],
 ) -> Result[tuple[FunctionTool, ...], ApiError]:
-    tools: list[FunctionTool] = []
-    for index, item in enumerate(raw):
-        where = f"tools[{index}]"
-        kind = item.get("type")
-        if isinstance(kind, str) and SERVER_TOOL.fullmatch(kind):
-            continue
-        if kind not in (None, "custom"):
-            return Failure(
-                InvalidRequest(
-                    f"tool type {kind!r} is not supported; custom tools are, and Anthropic's "
-                    "versioned server tools (web_search_20250305, ...) are left out",
-                    param=f"{where}.type",
-                )
+    offered = (
+        (item, f"tools[{index}]")
+        for index, item in enumerate(raw)
+        if not _is_server_tool(item.get("type"))
+    )
+    return refine_tool_list(offered, _refine_item, name_field=".name", named="the name")
+
+
+def _is_server_tool(kind: object) -> bool:
+    return isinstance(kind, str) and SERVER_TOOL.fullmatch(kind) is not None
+
+
+def _refine_item(item: dict[str, Any], where: str) -> Result[FunctionTool, ApiError]:
+    kind = item.get("type")
+    if kind not in (None, "custom"):
+        return Failure(
+            InvalidRequest(
+                f"tool type {kind!r} is not supported; custom tools are, and Anthropic's "
+                "versioned server tools (web_search_20250305, ...) are left out",
+                param=f"{where}.type",
             )
-        match structured_at(item, CustomToolBody, where).bind(partial(_refine_tool, param=where)):
-            case Success(tool):
-                if tool.name in {t.name for t in tools}:
-                    return Failure(
-                        InvalidRequest(
-                            f"tools holds the name {tool.name!r} twice", param=f"{where}.name"
-                        )
-                    )
-                tools.append(tool)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success(tuple(tools))
+        )
+    return structured_at(item, CustomToolBody, where).bind(partial(_refine_tool, param=where))
 
 
 def _refine_tool(body: CustomToolBody, param: str) -> Result[FunctionTool, ApiError]:
-    schema = body.input_schema
-    if schema is not None and schema.get("type", "object") != "object":
-        return Failure(
-            InvalidRequest(
-                "input_schema must be a JSON Schema of type object",
-                param=f"{param}.input_schema",
-            )
-        )
-    return refine(
-        lambda name: FunctionTool(
-            name=name, description=body.description, parameters=schema, strict=bool(body.strict)
-        ),
+    return function_tool(
         body.name,
-        f"{param}.name",
+        body.description,
+        body.input_schema,
+        body.strict,
+        param=param,
+        schema_field="input_schema",
     )
 
 
 def _refine_tool_choice(
     body: ToolChoiceBody | None, tools: tuple[FunctionTool, ...]
 ) -> Result[ToolChoice, ApiError]:
-    choice: ToolChoice
+    picked: Result[ToolChoice, ApiError]
     match body:
         case None | ToolChoiceBody(type="auto"):
             return Success("auto")
         case ToolChoiceBody(type="none"):
             return Success("none")
         case ToolChoiceBody(type="any"):
-            choice = "required"
+            picked = Success("required")
         case ToolChoiceBody(type="tool", name=str(name)):
-            if name not in {t.name for t in tools}:
-                return Failure(
-                    InvalidRequest(
-                        f"tool_choice.name names the tool {name!r}, which is not in tools",
-                        param="tool_choice.name",
-                    )
-                )
-            choice = NamedToolChoice(name)
+            picked = named_choice(
+                name,
+                tools,
+                message=f"tool_choice.name names the tool {name!r}, which is not in tools",
+                param="tool_choice.name",
+            )
         case ToolChoiceBody(type="tool"):
             return Failure(
                 InvalidRequest(
@@ -139,13 +130,7 @@ def _refine_tool_choice(
             )
         case _:
             raise AssertionError("unreachable")
-    if not tools:
-        return Failure(
-            InvalidRequest(
-                "tool_choice forces a tool call, but no tools are offered", param="tool_choice"
-            )
-        )
-    return Success(choice)
+    return picked.bind(lambda choice: offered_choice(choice, has_tools=bool(tools)))
 
 
 def refine_output_format(
@@ -177,8 +162,4 @@ def _output_format(body: OutputFormatBody, param: str) -> Result[ResponseFormat,
             return attrs.evolve(err, param=param + ".schema")
         return err
 
-    return (
-        JsonSchemaFormat.parse(name=_OUTPUT_FORMAT_NAME, schema=body.schema, strict=True)
-        .bind(check_response_format)
-        .alt(named)
-    )
+    return json_schema_format(_OUTPUT_FORMAT_NAME, body.schema, None, True).alt(named)

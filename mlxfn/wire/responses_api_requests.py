@@ -18,7 +18,7 @@ from returns.result import Failure, Result, Success
 from mlxfn.domain.errors import ApiError, ContextLengthExceeded, InvalidRequest
 from mlxfn.domain.messages import Conversation, Message, SystemMessage
 from mlxfn.domain.request import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, ChatRequest, SamplingParams
-from mlxfn.domain.response_format import TEXT, JsonObjectFormat, JsonSchemaFormat, ResponseFormat
+from mlxfn.domain.response_format import TEXT, JsonObjectFormat, ResponseFormat
 from mlxfn.domain.responses_api import ResponsesRequest
 from mlxfn.domain.values import (
     MaxTokens,
@@ -30,7 +30,7 @@ from mlxfn.domain.values import (
     TopK,
     TopP,
 )
-from mlxfn.pipeline.grammar import check_response_format
+from mlxfn.wire.chat_tools import json_schema_format
 from mlxfn.wire.request_parsing import check_stream_options, optional_field, parse_body
 from mlxfn.wire.responses_api_bodies import ResponsesBody, TextFormatBody
 from mlxfn.wire.responses_api_input import refine_input
@@ -187,15 +187,8 @@ def refine_text_format(body: TextFormatBody | None) -> Result[ResponseFormat, Ap
                 return Failure(
                     InvalidRequest("a json_schema format needs its name", param="text.format.name")
                 )
-            return (
-                JsonSchemaFormat.parse(
-                    name=body.name,
-                    schema={} if body.schema is None else body.schema,
-                    description=body.description,
-                    strict=bool(body.strict),
-                )
-                .bind(check_response_format)
-                .alt(responses_param)
+            return json_schema_format(body.name, body.schema, body.description, body.strict).alt(
+                responses_param
             )
         case other:
             return Failure(

@@ -8,8 +8,8 @@ from typing import Any, Final
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
-from mlxfn.domain.tools import FunctionTool, NamedToolChoice, ToolChoice, ToolSpec
-from mlxfn.domain.values import refine
+from mlxfn.domain.tools import FunctionTool, ToolChoice, ToolSpec
+from mlxfn.wire.chat_tools import function_tool, named_choice, offered_choice, refine_tool_list
 from mlxfn.wire.responses_api_bodies import FunctionToolBody, ResponsesBody
 
 # Hosted tools run by OpenAI's servers: this one has none to run them with, so the model is not
@@ -48,23 +48,7 @@ def _refine_tool_list(body: ResponsesBody) -> Result[tuple[FunctionTool, ...], A
             )
         elif tool_body.type not in HOSTED_TOOLS:
             offered.append((tool_body, where))
-    tools: list[FunctionTool] = []
-    for tool_body, where in offered:
-        match _refine_tool(tool_body, where):
-            case Success(tool):
-                if tool.name in {t.name for t in tools}:
-                    return Failure(
-                        InvalidRequest(
-                            f"tools holds the function name {tool.name!r} twice",
-                            param=f"{where}.name",
-                        )
-                    )
-                tools.append(tool)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success(tuple(tools))
+    return refine_tool_list(offered, _refine_tool, name_field=".name")
 
 
 def _tool_spec(
@@ -86,45 +70,27 @@ def _refine_tool(body: FunctionToolBody, param: str) -> Result[FunctionTool, Api
         )
     if body.name is None:
         return Failure(InvalidRequest("a function tool needs its name", param=f"{param}.name"))
-    parameters = body.parameters
-    if parameters is not None and parameters.get("type", "object") != "object":
-        return Failure(
-            InvalidRequest(
-                "parameters must be a JSON Schema of type object", param=f"{param}.parameters"
-            )
-        )
-    return refine(
-        lambda name: FunctionTool(
-            name=name,
-            description=body.description,
-            parameters=parameters,
-            strict=bool(body.strict),
-        ),
-        body.name,
-        f"{param}.name",
-    )
+    return function_tool(body.name, body.description, body.parameters, body.strict, param=param)
 
 
 def _refine_tool_choice(
     raw: str | dict[str, Any] | None, tools: tuple[FunctionTool, ...]
 ) -> Result[ToolChoice, ApiError]:
-    choice: ToolChoice
+    picked: Result[ToolChoice, ApiError]
     match raw:
         case None | "auto":
             return Success("auto")
         case "none":
             return Success("none")
         case "required":
-            choice = "required"
+            picked = Success("required")
         case {"type": "function", "name": str(name)}:
-            if name not in {t.name for t in tools}:
-                return Failure(
-                    InvalidRequest(
-                        f"tool_choice names the function {name!r}, which is not in tools",
-                        param="tool_choice.name",
-                    )
-                )
-            choice = NamedToolChoice(name)
+            picked = named_choice(
+                name,
+                tools,
+                message=f"tool_choice names the function {name!r}, which is not in tools",
+                param="tool_choice.name",
+            )
         case {"type": "function"}:
             return Failure(
                 InvalidRequest(
@@ -139,10 +105,4 @@ def _refine_tool_choice(
                     param="tool_choice",
                 )
             )
-    if not tools:
-        return Failure(
-            InvalidRequest(
-                "tool_choice forces a tool call, but no tools are offered", param="tool_choice"
-            )
-        )
-    return Success(choice)
+    return picked.bind(lambda choice: offered_choice(choice, has_tools=bool(tools)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import partial
+from typing import TypeVar
 
 from aiohttp import web
 from returns.methods import unwrap_or_failure
@@ -14,7 +16,15 @@ from returns.result import Failure, Result, Success
 from mlxfn.domain.embeddings import Embeddings, EmbeddingsRequest
 from mlxfn.domain.errors import ApiError, EngineFailed, InvalidRequest
 from mlxfn.effects import run_io
-from mlxfn.engine.embeddings import hidden_size, pooled_embedding
+from mlxfn.engine.embeddings import (
+    POOL_CHUNK,
+    Pooling,
+    finish_pooling,
+    hidden_size,
+    pool_chunk,
+    start_pooling,
+)
+from mlxfn.engine.loader import LoadedModel
 from mlxfn.engine.thread import Engine, TaskNotRun
 from mlxfn.pipeline.chat import check_model
 from mlxfn.pipeline.embeddings import plan_embeddings
@@ -24,6 +34,7 @@ from mlxfn.server.responses import error_response, json_response
 from mlxfn.wire.embeddings import check_dimensions, parse_embeddings_request, render_embeddings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 Planned = tuple[EmbeddingsRequest, tuple[tuple[int, ...], ...]]
 
 
@@ -56,7 +67,26 @@ async def _pool(
 
 
 async def _pool_one(engine: Engine, tokens: tuple[int, ...]) -> Result[tuple[float, ...], ApiError]:
-    started = run_io(engine.run_task(lambda loaded: pooled_embedding(loaded.model, tokens)))
+    """One input, a chunk per engine task: a context-long input does not stall running
+    streams for its whole forward pass."""
+    holder: list[Pooling] = []
+
+    def start(loaded: LoadedModel) -> None:
+        holder.append(start_pooling(loaded.model))
+
+    def add(chunk: tuple[int, ...]) -> Callable[[LoadedModel], None]:
+        return lambda loaded: pool_chunk(loaded.model, holder[0], chunk)
+
+    steps = [start] + [add(tokens[i : i + POOL_CHUNK]) for i in range(0, len(tokens), POOL_CHUNK)]
+    for step in steps:
+        done = await _on_engine(engine, step)
+        if isinstance(done, Failure):
+            return Failure(done.failure())
+    return await _on_engine(engine, lambda _: finish_pooling(holder[0]))
+
+
+async def _on_engine(engine: Engine, work: Callable[[LoadedModel], _T]) -> Result[_T, ApiError]:
+    started = run_io(engine.run_task(work))
     if isinstance(started, Failure):
         return Failure(started.failure())
     try:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
@@ -45,25 +48,46 @@ def refine_messages(bodies: tuple[MessageBody, ...]) -> Result[Conversation, Api
 
 def _text_of(content: Content, param: str) -> Result[str, ApiError]:
     """Normalise string-or-parts content to one string; only text parts are accepted."""
+    return text_of(
+        content, f"{param}.content", accepted=("text", "refusal"), accepts="text parts only"
+    )
+
+
+class TextPart(Protocol):
+    """A content part of any surface: its type, and its text in ``text`` or ``refusal``."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def refusal(self) -> str | None: ...
+
+
+def text_of(
+    content: str | Sequence[TextPart], param: str, *, accepted: tuple[str, ...], accepts: str
+) -> Result[str, ApiError]:
+    """String-or-parts content as one string: each part (at ``param[i]``) of an ``accepted``
+    type, a refusal's text in its ``refusal``, any other's in its ``text``; ``accepts`` says
+    in the error which parts this surface takes."""
     if isinstance(content, str):
         return Success(content)
     texts: list[str] = []
     for index, part in enumerate(content):
-        where = f"{param}.content[{index}]"
-        if part.type not in ("text", "refusal"):
+        where = f"{param}[{index}]"
+        if part.type not in accepted:
             return Failure(
                 InvalidRequest(
                     f"content part type {part.type!r} is not supported; this server "
-                    "accepts text parts only",
+                    f"accepts {accepts}",
                     param=f"{where}.type",
                 )
             )
+        field = "refusal" if part.type == "refusal" else "text"
         text = part.refusal if part.type == "refusal" else part.text
         if text is None:  # the field a part of this type carries its text in
             return Failure(
-                InvalidRequest(
-                    f"a {part.type} part needs its {part.type}", param=f"{where}.{part.type}"
-                )
+                InvalidRequest(f"a {part.type} part needs its {field}", param=f"{where}.{field}")
             )
         texts.append(text)
     return Success("".join(texts))

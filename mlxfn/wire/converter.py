@@ -254,3 +254,18 @@ def structure_as(raw: object, cls: type[_T]) -> Result[_T, ApiError]:
         param, message = _first_error(exc, "")
         where = f"'{param}'" if param else "body"
         return Failure(InvalidRequest(f"{where}: {message}", param=param or None))
+
+
+def structured_at(item: dict[str, Any], cls: type[Any], param: str) -> Result[Any, ApiError]:
+    """Structure a JSON object found at ``param`` (``messages[2]``), the error naming its field
+    from there."""
+
+    def where(err: ApiError) -> ApiError:
+        if not isinstance(err, InvalidRequest):
+            return err
+        inner = err.param
+        return InvalidRequest(
+            f"{param}: {err.message}", param=f"{param}.{inner}" if inner else param
+        )
+
+    return structure_as(item, cls).alt(where)

@@ -26,7 +26,7 @@ from mlxfn.domain.messages import (
     ToolMessage,
     UserMessage,
 )
-from mlxfn.wire.converter import structure_as
+from mlxfn.wire.converter import structured_at
 from mlxfn.wire.messages_api_bodies import (
     BlockContent,
     MessageParamBody,
@@ -67,18 +67,6 @@ def refine_conversation(
 
 def _system_text(system: str | tuple[TextBlockBody, ...]) -> str:
     return system if isinstance(system, str) else "\n\n".join(block.text for block in system)
-
-
-def structured_at(item: dict[str, Any], cls: type[Any], param: str) -> Result[Any, ApiError]:
-    def where(err: ApiError) -> ApiError:
-        if not isinstance(err, InvalidRequest):
-            return err
-        inner = err.param
-        return InvalidRequest(
-            f"{param}: {err.message}", param=f"{param}.{inner}" if inner else param
-        )
-
-    return structure_as(item, cls).alt(where)
 
 
 def _refine_message(body: MessageParamBody, param: str) -> Result[tuple[Message, ...], ApiError]:

@@ -21,13 +21,13 @@ from mlxfn.wire.chat_tools import (
     offered_choice,
     refine_tool_list,
 )
+from mlxfn.wire.converter import structured_at
 from mlxfn.wire.messages_api_bodies import (
     CustomToolBody,
     OutputConfigBody,
     OutputFormatBody,
     ToolChoiceBody,
 )
-from mlxfn.wire.messages_api_conversation import structured_at
 
 # Anthropic's versioned server and client tools (web_search_20250305, bash_20250124,
 # text_editor_20250728, ...): this server has nothing to run them with, so the model is not

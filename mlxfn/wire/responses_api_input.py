@@ -22,7 +22,8 @@ from mlxfn.domain.messages import (
     ToolMessage,
     UserMessage,
 )
-from mlxfn.wire.converter import structure_as
+from mlxfn.wire.chat_messages import text_of
+from mlxfn.wire.converter import structured_at
 from mlxfn.wire.responses_api_bodies import (
     FunctionCallItemBody,
     FunctionCallOutputItemBody,
@@ -67,32 +68,20 @@ def _append(messages: list[Message], message: Message) -> None:
             messages.append(message)
 
 
-def _structured(item: dict[str, Any], cls: type[Any], param: str) -> Result[Any, ApiError]:
-    def where(err: ApiError) -> ApiError:
-        if not isinstance(err, InvalidRequest):
-            return err
-        inner = err.param
-        return InvalidRequest(
-            f"{param}: {err.message}", param=f"{param}.{inner}" if inner else param
-        )
-
-    return structure_as(item, cls).alt(where)
-
-
 def _refine_item(item: dict[str, Any], param: str) -> Result[Message | None, ApiError]:
     kind = item.get("type")
     if kind is None or kind == "message":
-        return _structured(item, MessageItemBody, param).bind(lambda m: _message(m, param))
+        return structured_at(item, MessageItemBody, param).bind(lambda m: _message(m, param))
     if kind == "function_call":
-        return _structured(item, FunctionCallItemBody, param).map(_function_call)
+        return structured_at(item, FunctionCallItemBody, param).map(_function_call)
     if kind == "function_call_output":
-        return _structured(item, FunctionCallOutputItemBody, param).bind(
+        return structured_at(item, FunctionCallOutputItemBody, param).bind(
             lambda out: _text_of(out.output, f"{param}.output").map(
                 lambda text: ToolMessage(text, out.call_id)
             )
         )
     if kind == "reasoning":
-        return _structured(item, ReasoningItemBody, param).map(lambda _: None)
+        return structured_at(item, ReasoningItemBody, param).map(lambda _: None)
     return Failure(
         InvalidRequest(
             f"input item type {kind!r} is not supported; this server accepts message, "
@@ -126,24 +115,9 @@ def _message(body: MessageItemBody, param: str) -> Result[Message | None, ApiErr
 
 def _text_of(content: InputContent, param: str) -> Result[str, ApiError]:
     """String-or-parts content as one string; only text parts are accepted."""
-    if isinstance(content, str):
-        return Success(content)
-    texts: list[str] = []
-    for index, part in enumerate(content):
-        where = f"{param}[{index}]"
-        if part.type not in ("input_text", "output_text", "refusal"):
-            return Failure(
-                InvalidRequest(
-                    f"content part type {part.type!r} is not supported; this server accepts "
-                    "input_text, output_text and refusal parts only",
-                    param=f"{where}.type",
-                )
-            )
-        field = "refusal" if part.type == "refusal" else "text"
-        text = part.refusal if part.type == "refusal" else part.text
-        if text is None:
-            return Failure(
-                InvalidRequest(f"a {part.type} part needs its {field}", param=f"{where}.{field}")
-            )
-        texts.append(text)
-    return Success("".join(texts))
+    return text_of(
+        content,
+        param,
+        accepted=("input_text", "output_text", "refusal"),
+        accepts="input_text, output_text and refusal parts only",
+    )

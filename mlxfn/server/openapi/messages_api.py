@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from mlxfn.domain.values import INT64_MAX
-from mlxfn.server.openapi.schemas import JSON, REF, present, when
+from mlxfn.server.openapi.schemas import JSON, REF, object_schema, present, sse_event, when
 from mlxfn.wire.messages_api_bodies import (
     CountTokensBody,
     CustomToolBody,
@@ -170,14 +170,12 @@ def example_body(model: str | None) -> JSON:
     }
 
 
-def _object(properties: JSON, required: list[str] | None = None) -> JSON:
-    return {"type": "object", "properties": properties, "required": required or list(properties)}
-
-
 def _content_block() -> JSON:
-    text = _object({"type": {"const": "text"}, "text": _STRING})
-    thinking = _object({"type": {"const": "thinking"}, "thinking": _STRING, "signature": _STRING})
-    tool_use = _object(
+    text = object_schema({"type": {"const": "text"}, "text": _STRING})
+    thinking = object_schema(
+        {"type": {"const": "thinking"}, "thinking": _STRING, "signature": _STRING}
+    )
+    tool_use = object_schema(
         {
             "type": {"const": "tool_use"},
             "id": {"type": "string", "pattern": "^toolu_"},
@@ -189,7 +187,7 @@ def _content_block() -> JSON:
 
 
 def _usage() -> JSON:
-    return _object(
+    return object_schema(
         {
             "input_tokens": _COUNT,
             "output_tokens": _COUNT,
@@ -200,7 +198,7 @@ def _usage() -> JSON:
 
 
 def _message() -> JSON:
-    return _object(
+    return object_schema(
         {
             "id": {"type": "string", "pattern": MESSAGE_ID},
             "type": {"const": "message"},
@@ -274,31 +272,14 @@ def _stream_event() -> JSON:
     }
 
 
-def _sse_event() -> JSON:
-    # Before OpenAPI 3.2's itemSchema, an event stream's schema describes each event.
-    return {
-        "type": "object",
-        "description": "one server-sent event: its type as the event name, the event as data",
-        "properties": {
-            "event": {"enum": list(_EVENT_TYPES)},
-            "data": {
-                "type": "string",
-                "contentMediaType": "application/json",
-                "contentSchema": {"$ref": REF + "MessageStreamEvent"},
-            },
-        },
-        "required": ["event", "data"],
-    }
-
-
 def response_schemas() -> dict[str, JSON]:
     return {
         "Message": _message(),
         "ContentBlock": _content_block(),
         "MessagesUsage": _usage(),
         "MessageStreamEvent": _stream_event(),
-        "MessageEvent": _sse_event(),
-        "MessageTokensCount": _object({"input_tokens": _COUNT}),
+        "MessageEvent": sse_event(_EVENT_TYPES, "MessageStreamEvent"),
+        "MessageTokensCount": object_schema({"input_tokens": _COUNT}),
         "MessagesError": _error(),
     }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from mlxfn.domain.values import INT64_MAX
-from mlxfn.server.openapi.schemas import JSON, NULL, REF, present, when
+from mlxfn.server.openapi.schemas import JSON, NULL, REF, object_schema, present, sse_event, when
 from mlxfn.wire.responses_api_bodies import (
     FunctionCallItemBody,
     FunctionCallOutputItemBody,
@@ -161,12 +161,8 @@ _COUNT: Final[JSON] = {"type": "integer", "minimum": 0}
 _ITEM_STATUS: Final[JSON] = {"enum": ["in_progress", "completed", "incomplete"]}
 
 
-def _object(properties: JSON, required: list[str] | None = None) -> JSON:
-    return {"type": "object", "properties": properties, "required": required or list(properties)}
-
-
 def _output_text() -> JSON:
-    return _object(
+    return object_schema(
         {
             "type": {"const": "output_text"},
             "text": _STRING,
@@ -177,11 +173,11 @@ def _output_text() -> JSON:
 
 
 def _reasoning_text() -> JSON:
-    return _object({"type": {"const": "reasoning_text"}, "text": _STRING})
+    return object_schema({"type": {"const": "reasoning_text"}, "text": _STRING})
 
 
 def _output_item() -> JSON:
-    message = _object(
+    message = object_schema(
         {
             "id": _STRING,
             "type": {"const": "message"},
@@ -190,7 +186,7 @@ def _output_item() -> JSON:
             "content": {"type": "array", "items": _output_text()},
         }
     )
-    call = _object(
+    call = object_schema(
         {
             "id": _STRING,
             "type": {"const": "function_call"},
@@ -200,7 +196,7 @@ def _output_item() -> JSON:
             "status": _ITEM_STATUS,
         }
     )
-    reasoning = _object(
+    reasoning = object_schema(
         {
             "id": _STRING,
             "type": {"const": "reasoning"},
@@ -213,14 +209,14 @@ def _output_item() -> JSON:
 
 
 def _usage() -> JSON:
-    return _object(
+    return object_schema(
         {
             "input_tokens": _COUNT,
-            "input_tokens_details": _object(
+            "input_tokens_details": object_schema(
                 {"cached_tokens": _COUNT, "cache_write_tokens": _COUNT}
             ),
             "output_tokens": _COUNT,
-            "output_tokens_details": _object({"reasoning_tokens": _COUNT}),
+            "output_tokens_details": object_schema({"reasoning_tokens": _COUNT}),
             "total_tokens": _COUNT,
         }
     )
@@ -239,7 +235,7 @@ def _response() -> JSON:
         },
         "required": ["type"],
     }
-    tool = _object(
+    tool = object_schema(
         {
             "type": {"const": "function"},
             "name": _STRING,
@@ -280,10 +276,13 @@ def _response() -> JSON:
             "created_at": {"type": "integer"},
             "status": {"enum": ["in_progress", "completed", "incomplete", "failed"]},
             "error": {
-                "anyOf": [NULL, _object({"code": {"const": "server_error"}, "message": _STRING})]
+                "anyOf": [
+                    NULL,
+                    object_schema({"code": {"const": "server_error"}, "message": _STRING}),
+                ]
             },
             "incomplete_details": {
-                "anyOf": [NULL, _object({"reason": {"const": "max_output_tokens"}})]
+                "anyOf": [NULL, object_schema({"reason": {"const": "max_output_tokens"}})]
             },
             "instructions": nullable_string,
             "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
@@ -291,14 +290,14 @@ def _response() -> JSON:
             "output": {"type": "array", "items": {"$ref": REF + "ResponseOutputItem"}},
             "parallel_tool_calls": {"type": "boolean"},
             "previous_response_id": nullable_string,
-            "reasoning": _object({"effort": NULL, "summary": NULL}),
+            "reasoning": object_schema({"effort": NULL, "summary": NULL}),
             "store": {"type": "boolean"},
             "temperature": {"type": "number"},
-            "text": _object({"format": text_format}),
+            "text": object_schema({"format": text_format}),
             "tool_choice": {
                 "anyOf": [
                     {"enum": ["none", "auto", "required"]},
-                    _object({"type": {"const": "function"}, "name": _STRING}),
+                    object_schema({"type": {"const": "function"}, "name": _STRING}),
                 ]
             },
             "tools": {"type": "array", "items": tool},
@@ -354,31 +353,14 @@ def _stream_event() -> JSON:
     }
 
 
-def _sse_event() -> JSON:
-    # Before OpenAPI 3.2's itemSchema, an event stream's schema describes each event.
-    return {
-        "type": "object",
-        "description": "one server-sent event: its type as the event name, the event as data",
-        "properties": {
-            "event": {"enum": list(_EVENT_TYPES)},
-            "data": {
-                "type": "string",
-                "contentMediaType": "application/json",
-                "contentSchema": {"$ref": REF + "ResponseStreamEvent"},
-            },
-        },
-        "required": ["event", "data"],
-    }
-
-
 def response_schemas() -> dict[str, JSON]:
     return {
         "Response": _response(),
         "ResponseOutputItem": _output_item(),
         "ResponseUsage": _usage(),
         "ResponseStreamEvent": _stream_event(),
-        "ResponseEvent": _sse_event(),
-        "ResponseDeleted": _object(
+        "ResponseEvent": sse_event(_EVENT_TYPES, "ResponseStreamEvent"),
+        "ResponseDeleted": object_schema(
             {"id": _STRING, "object": {"const": "response"}, "deleted": {"const": True}}
         ),
     }

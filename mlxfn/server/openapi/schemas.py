@@ -35,6 +35,29 @@ def when(field: str, value: object, then: JSON) -> JSON:
     return {"if": present(field, {"const": value}), "then": then}
 
 
+def object_schema(properties: JSON, required: list[str] | None = None) -> JSON:
+    """An object with these properties, all of them required unless ``required`` says which."""
+    return {"type": "object", "properties": properties, "required": required or list(properties)}
+
+
+def sse_event(event_types: tuple[str, ...], event: str) -> JSON:
+    """A named server-sent event whose data is the JSON of the component ``event``."""
+    # Before OpenAPI 3.2's itemSchema, an event stream's schema describes each event.
+    return {
+        "type": "object",
+        "description": "one server-sent event: its type as the event name, the event as data",
+        "properties": {
+            "event": {"enum": list(event_types)},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": REF + event},
+            },
+        },
+        "required": ["event", "data"],
+    }
+
+
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     args = typing.get_args(tp)
     if typing.get_origin(tp) in (Union, types.UnionType) and type(None) in args:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json as jsonlib
+import shutil
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -11,6 +14,9 @@ import attrs
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from mlxfn.effects import run_io
+from mlxfn.engine.gguf.convert import gguf_folder
+from mlxfn.engine.gguf.shipped import default_model_file
 from tests.schemas import validate
 
 MODEL = "tiny"
@@ -63,6 +69,43 @@ def post_json(url: str, payload: object) -> Any:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return orjson.loads(response.read())
+
+
+def smol_tokenizer_llama(
+    folder: Path,
+    shape: dict[str, int],
+    seed: int,
+    weights_of: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+) -> Path:
+    """A random Llama in ``folder`` with SmolLM2's tokenizer and chat template (so an agent
+    client's long prompt stays as long as it is), 64k positions; ``shape`` sets its sizes,
+    ``seed`` its weights, and ``weights_of`` may rewrite them."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm.models import llama
+
+    shipped = default_model_file()
+    assert shipped is not None
+    source = run_io(gguf_folder(shipped)).unwrap()
+    folder.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copyfile(source / name, folder / name)
+    config = {
+        "model_type": "llama",
+        **shape,
+        "rms_norm_eps": 1e-5,
+        "vocab_size": 49152,
+        "max_position_embeddings": 65536,
+        "rope_theta": 100000.0,
+        "tie_word_embeddings": False,
+        "eos_token_id": [2],
+    }
+    mx.random.seed(seed)
+    model = llama.Model(llama.ModelArgs.from_dict(config))  # type: ignore[no-untyped-call]
+    weights = weights_of(dict(tree_flatten(model.parameters())))
+    mx.save_safetensors(str(folder / "model.safetensors"), weights, metadata={"format": "mlx"})
+    (folder / "config.json").write_text(jsonlib.dumps(config))
+    return folder
 
 
 def parse_sse(raw: bytes) -> list[JSON]:

@@ -17,12 +17,9 @@ from pathlib import Path
 
 import mlx.core as mx
 import pytest
-from mlx.utils import tree_flatten
 
-from mlxfn.effects import run_io
-from mlxfn.engine.gguf.convert import gguf_folder
-from mlxfn.engine.gguf.shipped import default_model_file
 from tests.conftest import ServerProcess, StartServer
+from tests.server.helpers import smol_tokenizer_llama
 
 HERE = Path(__file__).resolve().parent
 REQUESTS = HERE / "agent_requests"
@@ -67,35 +64,15 @@ def clients() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def agent_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer and chat template, 64k context."""
-    from mlx_lm.models import llama
-
-    shipped = default_model_file()
-    assert shipped is not None
-    source = run_io(gguf_folder(shipped)).unwrap()
-    folder = tmp_path_factory.mktemp("models") / SERVED
-    folder.mkdir()
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        shutil.copyfile(source / name, folder / name)
-    config = {
-        "model_type": "llama",
+    shape = {
         "hidden_size": 64,
         "num_hidden_layers": 2,
         "intermediate_size": 128,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-        "rms_norm_eps": 1e-5,
-        "vocab_size": 49152,
-        "max_position_embeddings": 65536,
-        "rope_theta": 100000.0,
-        "tie_word_embeddings": False,
-        "eos_token_id": [2],
     }
-    mx.random.seed(11)
-    model = llama.Model(llama.ModelArgs.from_dict(config))
-    weights = _answers_at_once(dict(tree_flatten(model.parameters())), eos=2)
-    mx.save_safetensors(str(folder / "model.safetensors"), weights, metadata={"format": "mlx"})
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
+    folder = tmp_path_factory.mktemp("models") / SERVED
+    return smol_tokenizer_llama(folder, shape, 11, lambda w: _answers_at_once(w, eos=2))
 
 
 def _answers_at_once(weights: dict[str, mx.array], eos: int) -> dict[str, mx.array]:

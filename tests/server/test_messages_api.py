@@ -6,7 +6,6 @@ sends). Every body is checked against the SDK's own pydantic types."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,10 @@ import pydantic
 import pytest
 from anthropic.types import Message, MessageTokensCount, RawMessageStreamEvent
 
-from mlxfn.effects import run_io
-from mlxfn.engine.gguf.convert import gguf_folder
-from mlxfn.engine.gguf.shipped import default_model_file
 from tests.conftest import ServerProcess, StartServer
 from tests.demo import DEMO_MODEL_DIR
 from tests.demo.data import TOOLS
+from tests.server.helpers import smol_tokenizer_llama
 
 DEMO = "mlxfn-demo"
 TINY = "tiny"
@@ -577,36 +574,14 @@ def claude_code_server(
     """A one-layer random model with SmolLM2's tokenizer and template, so that Claude Code's
     prompt stays the ~20k tokens it is (and prefills in seconds), served under any name (it
     asks for its own), with its 32k max_tokens clamped to a short reply."""
-    import mlx.core as mx
-    from mlx.utils import tree_flatten
-    from mlx_lm.models import llama
-
-    shipped = default_model_file()
-    assert shipped is not None
-    source = run_io(gguf_folder(shipped)).unwrap()
-    folder = tmp_path_factory.mktemp("models") / "smol-tokenizer"
-    folder.mkdir()
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        shutil.copyfile(source / name, folder / name)
-    config = {
-        "model_type": "llama",
+    shape = {
         "hidden_size": 32,
         "num_hidden_layers": 1,
         "intermediate_size": 64,
         "num_attention_heads": 2,
         "num_key_value_heads": 2,
-        "rms_norm_eps": 1e-5,
-        "vocab_size": 49152,
-        "max_position_embeddings": 65536,
-        "rope_theta": 100000.0,
-        "tie_word_embeddings": False,
-        "eos_token_id": [2],
     }
-    mx.random.seed(5)
-    model = llama.Model(llama.ModelArgs.from_dict(config))  # type: ignore[no-untyped-call]
-    weights = dict(tree_flatten(model.parameters()))
-    mx.save_safetensors(str(folder / "model.safetensors"), weights, metadata={"format": "mlx"})
-    (folder / "config.json").write_text(json.dumps(config))
+    folder = smol_tokenizer_llama(tmp_path_factory.mktemp("models") / "smol-tokenizer", shape, 5)
     return start_server("--model", str(folder), "--max-output-tokens", "6", "--model-alias", "*")
 
 

@@ -25,6 +25,7 @@ SCHEMAS_PATH = REFERENCE / "openai-schemas.json"
 OPENAPI_PATH = REFERENCE / "openai-openapi.yaml"
 _URI = "urn:openai-schemas"
 _YAML_URI = "urn:openai-openapi"
+_MLXFN_URI = "urn:mlxfn-openapi"
 
 
 @functools.cache
@@ -39,6 +40,15 @@ def validator(schema_name: str) -> Draft202012Validator:
     """A validator for ``components.schemas.<schema_name>``."""
     ref = {"$ref": f"{_URI}#/components/schemas/{schema_name}"}
     return Draft202012Validator(ref, registry=_registry())
+
+
+def mlxfn_validator(document: dict[str, Any], name: str) -> Draft202012Validator:
+    """A validator for the component ``name`` of mlxfn's own ``/openapi.json`` document."""
+    registry: Registry[Any] = Registry().with_resource(
+        _MLXFN_URI, DRAFT202012.create_resource(document)
+    )
+    ref = {"$ref": f"{_MLXFN_URI}#/components/schemas/{name}"}
+    return Draft202012Validator(ref, registry=registry)
 
 
 def validate(instance: object, schema_name: str) -> None:

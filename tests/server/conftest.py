@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import openai
 import pytest
 
+from mlxfn.server.openapi import build_openapi
 from tests.conftest import ServerProcess, StartServer
 
 LIMITED_CONTEXT = 64
@@ -55,3 +57,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 def client(base_url: str) -> openai.OpenAI:
     """The official SDK against the shared server; no retries, so errors show as they are."""
     return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """mlxfn's ``/openapi.json`` for the shared engine's model."""
+    return build_openapi("tiny")

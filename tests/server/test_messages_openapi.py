@@ -11,30 +11,16 @@ import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 from returns.result import Success
 
 from mlxfn.engine.thread import Engine
 from mlxfn.server.app import make_app
-from mlxfn.server.openapi import build_openapi
 from mlxfn.wire.codec import encode_json
 from mlxfn.wire.messages_api_bodies import CountTokensBody, MessagesBody
 from mlxfn.wire.messages_api_requests import parse_count_tokens_request, parse_messages_request
+from tests.schemas import mlxfn_validator
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
-_URI = "urn:mlxfn-openapi"
-
-
-@pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    return build_openapi("tiny")
-
-
-def _validator(document: dict[str, Any], name: str) -> Draft202012Validator:
-    registry: Registry[Any] = Registry().with_resource(_URI, DRAFT202012.create_resource(document))
-    return Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
 
 
 def test_the_request_schemas_list_the_wire_bodies_fields(document: dict[str, Any]) -> None:
@@ -115,14 +101,14 @@ _WEATHER = {"name": "get_weather", "input_schema": {"type": "object"}}
 def test_the_schema_and_the_parser_agree(
     document: dict[str, Any], instance: dict[str, Any], valid: bool
 ) -> None:
-    schema_says = _validator(document, "MessagesBody").is_valid(instance)
+    schema_says = mlxfn_validator(document, "MessagesBody").is_valid(instance)
     parser_says = isinstance(parse_messages_request(encode_json(instance)), Success)
     assert (schema_says, parser_says) == (valid, valid)
     counted = {
         k: v for k, v in instance.items() if k in {f.name for f in attrs.fields(CountTokensBody)}
     }
     if valid:
-        assert _validator(document, "CountTokensBody").is_valid(counted)
+        assert mlxfn_validator(document, "CountTokensBody").is_valid(counted)
         assert isinstance(parse_count_tokens_request(encode_json(counted)), Success)
 
 
@@ -144,13 +130,13 @@ async def test_responses_match_their_documented_schemas(
     ]
     for path, body, name in checks:
         response = await client.post(path, json=body)
-        _validator(document, name).validate(await response.json())
+        mlxfn_validator(document, name).validate(await response.json())
     streamed = await client.post("/v1/messages", json=_body(stream=True))
     assert streamed.content_type == "text/event-stream"
     frames = (await streamed.read()).decode().removesuffix("\n\n").split("\n\n")
     for frame in frames:
         name, data = frame.split("\n")
         event = {"event": name.removeprefix("event: "), "data": data.removeprefix("data: ")}
-        _validator(document, "MessageEvent").validate(event)
-        _validator(document, "MessageStreamEvent").validate(json.loads(event["data"]))
+        mlxfn_validator(document, "MessageEvent").validate(event)
+        mlxfn_validator(document, "MessageStreamEvent").validate(json.loads(event["data"]))
     assert json.loads(frames[-1].split("\n")[1].removeprefix("data: ")) == {"type": "message_stop"}

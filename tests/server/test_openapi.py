@@ -10,29 +10,15 @@ import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from openapi_spec_validator import validate
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from mlxfn.engine.thread import Engine
 from mlxfn.server.app import make_app
-from mlxfn.server.openapi import build_openapi
 from mlxfn.wire.bodies import ChatBody, CompletionBody, TokenizeBody
+from tests.schemas import mlxfn_validator
 from tests.server.helpers import chat_body, user
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
-_URI = "urn:mlxfn-openapi"
-
-
-@pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    return build_openapi("tiny")  # the shared engine's model
-
-
-def _validator(document: dict[str, Any], name: str) -> Draft202012Validator:
-    registry: Registry[Any] = Registry().with_resource(_URI, DRAFT202012.create_resource(document))
-    return Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
 
 
 def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
@@ -155,7 +141,7 @@ def _text(prompt: Any = "Once upon a", **fields: Any) -> dict[str, Any]:
 def test_the_schemas_accept_and_reject_what_the_server_does(
     document: dict[str, Any], name: str, instance: dict[str, Any], valid: bool
 ) -> None:
-    assert _validator(document, name).is_valid(instance) == valid
+    assert mlxfn_validator(document, name).is_valid(instance) == valid
 
 
 async def test_responses_match_their_documented_schemas(
@@ -179,7 +165,7 @@ async def test_responses_match_their_documented_schemas(
     ]
     for method, path, body, name in checks:
         response = await client.request(method, path, json=body)
-        _validator(document, name).validate(await response.json())
+        mlxfn_validator(document, name).validate(await response.json())
     streamed = await client.post(
         "/v1/completions",
         json=_text(["a", "b"], max_tokens=3, stream=True, stream_options={"include_usage": True}),
@@ -187,7 +173,9 @@ async def test_responses_match_their_documented_schemas(
     frames = (await streamed.read()).decode().removesuffix("\n\n").split("\n\n")
     assert frames[-1] == "data: [DONE]"
     for frame in frames[:-1]:
-        _validator(document, "TextCompletionEvent").validate({"data": frame.removeprefix("data: ")})
-        _validator(document, "TextCompletionChunk").validate(
+        mlxfn_validator(document, "TextCompletionEvent").validate(
+            {"data": frame.removeprefix("data: ")}
+        )
+        mlxfn_validator(document, "TextCompletionChunk").validate(
             json.loads(frame.removeprefix("data: "))
         )

@@ -7,27 +7,12 @@ from typing import Any
 
 import attrs
 import pytest
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 from returns.result import Success
 
-from mlxfn.server.openapi import build_openapi
 from mlxfn.wire.codec import encode_json
 from mlxfn.wire.responses_api_bodies import ResponsesBody
 from mlxfn.wire.responses_api_requests import build_chat_request, parse_responses_request
-
-_URI = "urn:mlxfn-openapi"
-
-
-@pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    return build_openapi("tiny")
-
-
-def _validator(document: dict[str, Any], name: str) -> Draft202012Validator:
-    registry: Registry[Any] = Registry().with_resource(_URI, DRAFT202012.create_resource(document))
-    return Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
+from tests.schemas import mlxfn_validator
 
 
 def test_the_request_schema_lists_the_wire_bodys_fields(document: dict[str, Any]) -> None:
@@ -89,7 +74,7 @@ def _body(**fields: Any) -> dict[str, Any]:
 def test_the_schema_and_the_parser_agree(
     document: dict[str, Any], instance: dict[str, Any], valid: bool
 ) -> None:
-    schema_says = _validator(document, "ResponsesBody").is_valid(instance)
+    schema_says = mlxfn_validator(document, "ResponsesBody").is_valid(instance)
     # with no stored turn: an empty input is refused once the turn is made a chat
     parsed = parse_responses_request(encode_json(instance))
     parser_says = isinstance(parsed.bind(lambda r: build_chat_request(r, ())), Success)

@@ -25,23 +25,60 @@ def refine(build: Callable[[_V], _T], raw: _V, param: str) -> Result[_T, ApiErro
         return Failure(InvalidRequest(f"{param} {exc}", param=param))
 
 
-def _finite_in(low: float, high: float, *, low_open: bool = False) -> Callable[..., None]:
-    def check(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-        above = value > low if low_open else value >= low
-        if not (math.isfinite(value) and above and value <= high):
-            bracket = "(" if low_open else "["
-            raise ValueError(f"must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
-
-    return check
+def _plain(number: float) -> float | int:
+    return int(number) if float(number).is_integer() else number
 
 
-def _int_at_least(low: int, high: int | None = None) -> Callable[..., None]:
-    def check(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
-        if not low <= value <= (INT64_MAX if high is None else high):
-            bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+@attrs.frozen
+class _FiniteIn:
+    """A finite number in [low, high] ((low, high] when ``low_open``); ``schema`` states the
+    same bound as JSON Schema, for ``/openapi.json``."""
+
+    low: float
+    high: float
+    low_open: bool = False
+
+    def __call__(self, _: object, attribute: attrs.Attribute[Any], value: float) -> None:
+        above = value > self.low if self.low_open else value >= self.low
+        if not (math.isfinite(value) and above and value <= self.high):
+            bracket = "(" if self.low_open else "["
+            raise ValueError(
+                f"must be a number in {bracket}{self.low:g}, {self.high:g}], got {value!r}"
+            )
+
+    @property
+    def schema(self) -> dict[str, object]:
+        low = "exclusiveMinimum" if self.low_open else "minimum"
+        return {low: _plain(self.low), "maximum": _plain(self.high)}
+
+
+@attrs.frozen
+class _IntIn:
+    """An integer in [low, high] (high None: up to the largest int64); ``schema`` as above."""
+
+    low: int
+    high: int | None = None
+
+    def __call__(self, _: object, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not self.low <= value <= (INT64_MAX if self.high is None else self.high):
+            bound = f">= {self.low}" if self.high is None else f"in [{self.low}, {self.high}]"
             raise ValueError(f"must be an integer {bound}, got {value!r}")
 
-    return check
+    @property
+    def schema(self) -> dict[str, object]:
+        return {"minimum": self.low, "maximum": INT64_MAX if self.high is None else self.high}
+
+
+def bounds(cls: type[Any]) -> dict[str, object]:
+    """The JSON Schema of what a refined value's validator checks beyond its type, so that
+    ``/openapi.json`` states each bound where the parser enforces it.
+
+    >>> bounds(Temperature)
+    {'minimum': 0, 'maximum': 2}
+    """
+    (field,) = attrs.fields(cls)
+    schema: dict[str, object] | None = getattr(field.validator, "schema", None)
+    return dict(schema or {})
 
 
 @attrs.frozen
@@ -52,7 +89,7 @@ class Temperature:
     True
     """
 
-    value: float = attrs.field(validator=_finite_in(0.0, 2.0))
+    value: float = attrs.field(validator=_FiniteIn(0.0, 2.0))
 
     @property
     def is_greedy(self) -> bool:
@@ -67,7 +104,7 @@ class Temperature:
 class TopP:
     """Nucleus sampling mass in (0, 1]; 1 keeps every token."""
 
-    value: float = attrs.field(validator=_finite_in(0.0, 1.0, low_open=True))
+    value: float = attrs.field(validator=_FiniteIn(0.0, 1.0, low_open=True))
 
     @classmethod
     def parse(cls, raw: float) -> Result[TopP, ApiError]:
@@ -78,7 +115,7 @@ class TopP:
 class TopK:
     """Keep only the k most likely tokens (an extension OpenAI does not define)."""
 
-    value: int = attrs.field(validator=_int_at_least(1))
+    value: int = attrs.field(validator=_IntIn(1))
 
     @classmethod
     def parse(cls, raw: int) -> Result[TopK, ApiError]:
@@ -89,7 +126,7 @@ class TopK:
 class MinP:
     """Drop tokens below min_p times the top token's probability (an extension)."""
 
-    value: float = attrs.field(validator=_finite_in(0.0, 1.0))
+    value: float = attrs.field(validator=_FiniteIn(0.0, 1.0))
 
     @classmethod
     def parse(cls, raw: float) -> Result[MinP, ApiError]:
@@ -98,7 +135,7 @@ class MinP:
 
 @attrs.frozen
 class MaxTokens:
-    value: int = attrs.field(validator=_int_at_least(1))
+    value: int = attrs.field(validator=_IntIn(1))
 
     @classmethod
     def parse(cls, raw: int, param: str = "max_tokens") -> Result[MaxTokens, ApiError]:
@@ -113,7 +150,7 @@ MAX_CHOICES = 128
 class ChoiceCount:
     """How many choices to generate for one prompt (``n``), 1 to 128 as OpenAI allows."""
 
-    value: int = attrs.field(validator=_int_at_least(1, MAX_CHOICES))
+    value: int = attrs.field(validator=_IntIn(1, MAX_CHOICES))
 
     @classmethod
     def parse(cls, raw: int) -> Result[ChoiceCount, ApiError]:
@@ -122,39 +159,55 @@ class ChoiceCount:
 
 @attrs.frozen
 class Seed:
-    value: int = attrs.field(validator=_int_at_least(-(2**63), INT64_MAX))
+    value: int = attrs.field(validator=_IntIn(-(2**63), INT64_MAX))
 
     @classmethod
     def parse(cls, raw: int) -> Result[Seed, ApiError]:
         return refine(cls, raw, "seed")
 
 
-def _stop_sequences(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    if not 1 <= len(value) <= 4:
-        raise ValueError(f"must hold 1 to 4 strings, got {len(value)}")
-    if any(s == "" for s in value):
-        raise ValueError("must not contain empty strings")
+MAX_STOP_SEQUENCES = 4
+
+
+@attrs.frozen
+class _StopSequences:
+    def __call__(self, _: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+        if not 1 <= len(value) <= MAX_STOP_SEQUENCES:
+            raise ValueError(f"must hold 1 to {MAX_STOP_SEQUENCES} strings, got {len(value)}")
+        if any(s == "" for s in value):
+            raise ValueError("must not contain empty strings")
+
+    @property
+    def schema(self) -> dict[str, object]:
+        items = {"type": "string", "minLength": 1}
+        return {"items": items, "minItems": 1, "maxItems": MAX_STOP_SEQUENCES}
 
 
 @attrs.frozen
 class Stop:
     """One to four non-empty stop strings; generation ends before the first one appears."""
 
-    sequences: tuple[str, ...] = attrs.field(validator=_stop_sequences)
+    sequences: tuple[str, ...] = attrs.field(validator=_StopSequences())
 
     @classmethod
     def parse(cls, raw: tuple[str, ...]) -> Result[Stop, ApiError]:
         return refine(cls, raw, "stop")
 
 
-def _non_blank(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not value.strip():
-        raise ValueError("must be a non-empty string")
+@attrs.frozen
+class _NonBlank:
+    def __call__(self, _: object, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not value.strip():
+            raise ValueError("must be a non-empty string")
+
+    @property
+    def schema(self) -> dict[str, object]:
+        return {"minLength": 1, "pattern": r"\S"}
 
 
 @attrs.frozen
 class ModelName:
-    value: str = attrs.field(validator=_non_blank)
+    value: str = attrs.field(validator=_NonBlank())
 
     @classmethod
     def parse(cls, raw: str) -> Result[ModelName, ApiError]:
@@ -165,23 +218,29 @@ class ModelName:
 class Penalty:
     """OpenAI's presence or frequency penalty, in [-2, 2]; positive values discourage repeats."""
 
-    value: float = attrs.field(validator=_finite_in(-2.0, 2.0))
+    value: float = attrs.field(validator=_FiniteIn(-2.0, 2.0))
 
     @classmethod
     def parse(cls, raw: float, param: str) -> Result[Penalty, ApiError]:
         return refine(cls, raw, param)
 
 
-def _positive_finite(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"must be a finite number > 0, got {value!r}")
+@attrs.frozen
+class _PositiveFinite:
+    def __call__(self, _: object, attribute: attrs.Attribute[Any], value: float) -> None:
+        if not (math.isfinite(value) and value > 0.0):
+            raise ValueError(f"must be a finite number > 0, got {value!r}")
+
+    @property
+    def schema(self) -> dict[str, object]:
+        return {"exclusiveMinimum": 0}
 
 
 @attrs.frozen
 class RepetitionPenalty:
     """mlx-lm's multiplicative repetition penalty (an extension); 1 changes nothing."""
 
-    value: float = attrs.field(validator=_positive_finite)
+    value: float = attrs.field(validator=_PositiveFinite())
 
     @classmethod
     def parse(cls, raw: float) -> Result[RepetitionPenalty, ApiError]:
@@ -189,6 +248,7 @@ class RepetitionPenalty:
 
 
 LOGIT_BIAS_LIMIT = 100.0
+TOKEN_ID_DIGITS = len(str(INT64_MAX))  # the longest key a token id can have
 
 
 def _bias_entries(
@@ -203,7 +263,8 @@ def _bias_entries(
         if token < 0:
             raise ValueError(f"keys must be token ids >= 0, got {token}")
         if not (math.isfinite(bias) and -LOGIT_BIAS_LIMIT <= bias <= LOGIT_BIAS_LIMIT):
-            raise ValueError(f"values must be numbers in [-100, 100], got {bias!r} for {token}")
+            limit = f"[{-LOGIT_BIAS_LIMIT:g}, {LOGIT_BIAS_LIMIT:g}]"
+            raise ValueError(f"values must be numbers in {limit}, got {bias!r} for {token}")
 
 
 @attrs.frozen
@@ -224,7 +285,7 @@ class LogitBias:
         entries: list[tuple[int, float]] = []
         for key, bias in raw.items():
             # OpenAI's keys are token ids as JSON strings; "+3" or " 3" are not ids
-            if not (key.isascii() and key.isdigit()) or len(key) > 19:
+            if not (key.isascii() and key.isdigit()) or len(key) > TOKEN_ID_DIGITS:
                 return Failure(
                     InvalidRequest(
                         f"logit_bias keys must be token ids (integer strings), got {key!r}",
@@ -242,7 +303,7 @@ TOP_LOGPROBS_LIMIT = 20
 class TopLogprobs:
     """How many of the most likely tokens to report at each position, with logprobs on."""
 
-    value: int = attrs.field(validator=_int_at_least(0, TOP_LOGPROBS_LIMIT))
+    value: int = attrs.field(validator=_IntIn(0, TOP_LOGPROBS_LIMIT))
 
     @classmethod
     def parse(cls, raw: int) -> Result[TopLogprobs, ApiError]:

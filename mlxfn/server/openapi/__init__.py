@@ -2,9 +2,10 @@
 
 Request schemas are derived from the wire bodies (``ChatBody``, ``TokenizeBody``), so a field
 added there appears here (``schemas.py``); the ranges that ``wire/requests.py`` checks are laid
-over them (``chat_requests.py``, and one module per other API). Response schemas are written
-out: they are what ``wire/responses.py`` renders (``chat_responses.py``); ``paths.py`` has the
-routes.
+over them (``chat_requests.py``, and one module per other API), taken from the refined values'
+validators (``domain.values.bounds``) and the live configuration (``facts.py``: the served ids,
+the reasoning field, API keys, the engine's caps). Response schemas are written out: they are
+what ``wire/responses.py`` renders (``chat_responses.py``); ``paths.py`` has the routes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mlxfn.server.openapi import (
     paths,
     responses_api,
 )
+from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.server.openapi.schemas import JSON, REF, Schemas
 from mlxfn.wire.bodies import ChatBody, CompletionBody, DetokenizeBody, TokenizeBody
 from mlxfn.wire.codec import encode_json
@@ -28,35 +30,26 @@ from mlxfn.wire.messages_api_bodies import CountTokensBody, CustomToolBody, Mess
 from mlxfn.wire.responses_api_bodies import ResponsesBody
 
 
-def build_openapi(model: str | None = None) -> JSON:
-    """The whole document, as a JSON-ready dict; given the served model's id, the request
-    schemas name it as the one model there is.
+def build_openapi(facts: OpenApiFacts | str | None = None) -> JSON:
+    """The whole document of a server with these facts, as a JSON-ready dict (a model id
+    alone: a server of that model with no flags set; nothing: one that answers any id).
 
-    >>> document = build_openapi("tiny")
+    >>> document = build_openapi(OpenApiFacts(models=("tiny",)))
     >>> document["openapi"], sorted(document["paths"])[:2]
     ('3.1.0', ['/', '/detokenize'])
     >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
     ['tiny']
     """
+    if not isinstance(facts, OpenApiFacts):
+        facts = OpenApiFacts(models=None if facts is None else (facts,))
+    chat_ranges = chat_requests.chat_ranges(facts)
     ranges = (
-        dict(chat_requests.RANGES)
-        | responses_api.body_ranges(chat_requests.CHAT_RANGES)
-        | messages_api.body_ranges(chat_requests.CHAT_RANGES)
-        | embeddings.body_ranges(chat_requests.CHAT_RANGES["model"])
+        chat_requests.ranges(facts)
+        | responses_api.body_ranges(chat_ranges, facts)
+        | messages_api.body_ranges(chat_ranges, facts)
+        | embeddings.body_ranges(chat_ranges["model"])
     )
-    if model is not None:
-        served = {"enum": [model], "description": "the served model's id"}
-        ranges[ChatBody] = {**chat_requests.CHAT_RANGES, "model": {"type": "string", **served}}
-        ranges[CompletionBody] = {
-            **chat_requests.COMPLETION_RANGES,
-            "model": {"type": "string", **served},
-        }
-        ranges[TokenizeBody] = {**chat_requests.RANGES[TokenizeBody], "model": served}
-        ranges[DetokenizeBody] = {**chat_requests.RANGES[DetokenizeBody], "model": served}
-        ranges[ResponsesBody] = {**ranges[ResponsesBody], "model": {"type": "string", **served}}
-        ranges |= embeddings.body_ranges({"type": "string", **served})
-        for anthropic in (MessagesBody, CountTokensBody):
-            ranges[anthropic] = {**ranges[anthropic], "model": {"type": "string", **served}}
+    model = facts.models[0] if facts.models else None
     schemas = Schemas(
         ranges,
         null_only=chat_requests.NULL_ONLY | responses_api.NULL_ONLY,
@@ -93,7 +86,7 @@ def build_openapi(model: str | None = None) -> JSON:
     schemas.components[detokenize.removeprefix(REF)]["description"] = (
         "token ids, each inside the model's vocabulary, back to text"
     )
-    return {
+    document: JSON = {
         "openapi": "3.1.0",
         "info": {
             "title": "mlxfn",
@@ -101,24 +94,25 @@ def build_openapi(model: str | None = None) -> JSON:
             "description": "An OpenAI-compatible chat completions (and legacy completions) "
             "server on MLX.",
         },
-        "paths": paths.paths() | messages_api.paths(paths.ERROR_WHY),
+        "paths": paths.paths() | messages_api.paths(paths.ERROR_WHY, paths.SECURITY),
         "components": {
             "schemas": {
                 **schemas.components,
-                **chat_responses.response_schemas(),
+                **chat_responses.response_schemas(facts.reasoning_field),
                 **responses_api.response_schemas(),
                 **messages_api.response_schemas(),
                 **embeddings.response_schemas(),
             },
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-            },
         },
     }
+    if not facts.authenticated:
+        return {**document, "paths": paths.without_auth(document["paths"])}
+    document["components"]["securitySchemes"] = paths.SECURITY_SCHEMES
+    return document
 
 
-@functools.cache
-def encode_openapi(model: str) -> bytes:
-    """The document a server of ``model`` serves, encoded once."""
-    return encode_json(build_openapi(model))
+@functools.lru_cache(maxsize=8)
+def encode_openapi(facts: OpenApiFacts | str) -> bytes:
+    """The document a server with these facts serves, encoded once per facts (a model id
+    alone: a server of that model with no flags set)."""
+    return encode_json(build_openapi(facts))

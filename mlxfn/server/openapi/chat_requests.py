@@ -6,8 +6,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from mlxfn.domain.values import INT64_MAX, MAX_CHOICES
-from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES
+from mlxfn.domain.values import (
+    LOGIT_BIAS_LIMIT,
+    TOKEN_ID_DIGITS,
+    MaxTokens,
+    MinP,
+    ModelName,
+    Penalty,
+    RepetitionPenalty,
+    Seed,
+    Stop,
+    Temperature,
+    TopK,
+    TopLogprobs,
+    TopP,
+    bounds,
+)
+from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.server.openapi.schemas import JSON, NULL, present, when
 from mlxfn.wire.bodies import (
     AssistantBody,
@@ -23,53 +38,81 @@ from mlxfn.wire.bodies import (
     TokenizeBody,
     ToolDefinitionBody,
 )
+from mlxfn.wire.completion_requests import MAX_LEGACY_LOGPROBS
+
+_NON_EMPTY: Final[JSON] = {"type": "string", "minLength": 1}
+
+
+def model_range(facts: OpenApiFacts) -> JSON:
+    """The ids a request may name: the served ones, or any non-blank id."""
+    if facts.models is None:
+        return {**bounds(ModelName), "description": "any model id names the served model"}
+    return {"enum": list(facts.models), "description": "the served model's id"}
+
+
+def max_tokens_range(facts: OpenApiFacts, description: str | None = None) -> JSON:
+    """A completion's length: the server's --max-completion-tokens refuses more, when set."""
+    cap = facts.max_completion_tokens
+    schema: JSON = bounds(MaxTokens) if cap is None else {**bounds(MaxTokens), "maximum": cap}
+    return schema if description is None else {**schema, "description": description}
+
+
+def _choices(facts: OpenApiFacts, description: str) -> JSON:
+    # ChoiceCount allows OpenAI's 128; the server's batch caps it lower (Limits.max_choices)
+    return {"minimum": 1, "maximum": facts.max_choices, "description": description}
+
+
+def sampling_ranges() -> dict[str, JSON]:
+    """The sampling fields chat, completions and the other surfaces refine alike, each
+    bounded by the domain value it becomes."""
+    return {
+        "temperature": {**bounds(Temperature), "description": "0 means greedy decoding"},
+        "top_p": bounds(TopP),
+        "top_k": {**bounds(TopK), "description": "an mlxfn extension"},
+        "min_p": {**bounds(MinP), "description": "an mlxfn extension"},
+        "seed": bounds(Seed),
+        "stop": {"anyOf": [_NON_EMPTY, {"type": "array", **bounds(Stop)}]},
+        "frequency_penalty": bounds(Penalty),
+        "presence_penalty": bounds(Penalty),
+        "repetition_penalty": {
+            **bounds(RepetitionPenalty),
+            "description": "an mlxfn extension: mlx-lm's multiplicative penalty over the last "
+            "20 tokens of the context",
+        },
+        "logit_bias": {
+            "propertyNames": {"pattern": f"^[0-9]{{1,{TOKEN_ID_DIGITS}}}$"},
+            "additionalProperties": {
+                "type": "number",
+                "minimum": -int(LOGIT_BIAS_LIMIT),
+                "maximum": int(LOGIT_BIAS_LIMIT),
+            },
+            "description": "keys are token ids inside the model's vocabulary",
+        },
+    }
+
 
 # What wire/requests.py and the domain values check beyond the types, laid over the non-null
 # branch of each field: ranges, and the one harmless value of each field mlxfn cannot honour yet.
-_NON_EMPTY = {"type": "string", "minLength": 1}
-CHAT_RANGES: Final[dict[str, JSON]] = {
-    "model": {"minLength": 1, "pattern": r"\S", "description": "the served model's id"},
-    "messages": {"minItems": 1},
-    "temperature": {"minimum": 0, "maximum": 2, "description": "0 means greedy decoding"},
-    "top_p": {"exclusiveMinimum": 0, "maximum": 1},
-    "top_k": {"minimum": 1, "maximum": INT64_MAX, "description": "an mlxfn extension"},
-    "min_p": {"minimum": 0, "maximum": 1, "description": "an mlxfn extension"},
-    "max_tokens": {"minimum": 1, "maximum": INT64_MAX},
-    "max_completion_tokens": {
-        "minimum": 1,
-        "maximum": INT64_MAX,
-        "description": "supersedes max_tokens when both are sent",
-    },
-    "seed": {"minimum": -(2**63), "maximum": INT64_MAX},
-    "stop": {
-        "anyOf": [
-            _NON_EMPTY,
-            {"type": "array", "items": _NON_EMPTY, "minItems": 1, "maxItems": 4},
-        ]
-    },
-    "n": {
-        "minimum": 1,
-        "maximum": MAX_CHOICES,
-        "description": "choices of the one prompt; this server generates at most "
-        f"min({DEFAULT_MAX_CHOICES}, its batch size), else 400",
-    },
-    "frequency_penalty": {"minimum": -2, "maximum": 2},
-    "presence_penalty": {"minimum": -2, "maximum": 2},
-    "repetition_penalty": {
-        "exclusiveMinimum": 0,
-        "description": "an mlxfn extension: mlx-lm's multiplicative penalty over the last "
-        "20 tokens of the context",
-    },
-    "logit_bias": {
-        "propertyNames": {"pattern": "^[0-9]{1,19}$"},
-        "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100},
-        "description": "keys are token ids inside the model's vocabulary",
-    },
-    "top_logprobs": {"minimum": 0, "maximum": 20},
-    "modalities": {"const": ["text"]},
-    "store": {"const": False},
-    "service_tier": {"enum": ["auto", "default"]},
-}
+def chat_ranges(facts: OpenApiFacts) -> dict[str, JSON]:
+    messages: JSON = {"minItems": 1}
+    if facts.max_messages is not None:
+        messages["maxItems"] = facts.max_messages
+    return {
+        "model": {"type": "string", **model_range(facts)},
+        "messages": messages,
+        **sampling_ranges(),
+        "max_tokens": max_tokens_range(facts),
+        "max_completion_tokens": max_tokens_range(
+            facts, "supersedes max_tokens when both are sent"
+        ),
+        "n": _choices(facts, "choices of the one prompt, at most this server's batch, else 400"),
+        "top_logprobs": bounds(TopLogprobs),
+        "modalities": {"const": ["text"]},
+        "store": {"const": False},
+        "service_tier": {"enum": ["auto", "default"]},
+    }
+
+
 _TOKEN_IDS: Final[JSON] = {
     "type": "array",
     "items": {"type": "integer", "minimum": 0},
@@ -87,73 +130,80 @@ _SHARED_SAMPLING = (
     "repetition_penalty",
     "logit_bias",
 )
-COMPLETION_RANGES: Final[dict[str, JSON]] = {
-    "model": CHAT_RANGES["model"],
-    **{field: CHAT_RANGES[field] for field in _SHARED_SAMPLING},
-    "prompt": {
-        "anyOf": [
-            _NON_EMPTY,
-            {"type": "array", "items": _NON_EMPTY, "minItems": 1},
-            _TOKEN_IDS,
-            {"type": "array", "items": _TOKEN_IDS, "minItems": 1},
-        ],
-        "description": "each string or token-id array is a prompt of its own; text is "
-        "tokenized as it is (no chat template), token ids must be inside the vocabulary",
-    },
-    "max_tokens": {
-        "minimum": 1,
-        "maximum": INT64_MAX,
-        "description": "16 when absent, as at OpenAI; null: the server's default cap",
-    },
-    "n": {
-        "minimum": 1,
-        "maximum": MAX_CHOICES,
-        "description": "choices of each prompt; all prompts' choices together are at most "
-        f"min({DEFAULT_MAX_CHOICES}, the server's batch size), else 400",
-    },
-    "best_of": {
-        "minimum": 1,
-        "maximum": MAX_CHOICES,
-        "description": "only 1 or the value of n: candidates are not ranked",
-    },
-    "logprobs": {
-        "minimum": 0,
-        "maximum": 5,
-        "description": "alternatives per generated token; the chosen token is always listed",
-    },
-    "echo": {
-        "description": "the prompt's text before each choice's; only generated tokens are scored"
-    },
-    "suffix": {"maxLength": 0, "description": "not supported: no fill-in-the-middle"},
-}
-RANGES: Final[dict[type[Any], dict[str, JSON]]] = {
-    ChatBody: CHAT_RANGES,
-    CompletionBody: COMPLETION_RANGES,
-    ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
-    StreamOptionsBody: {"include_obfuscation": {"const": False}},
-    ResponseFormatBody: {"type": {"enum": ["text", "json_object", "json_schema"]}},
-    JsonSchemaBody: {
-        "name": {"pattern": "^[A-Za-z0-9_-]{1,64}$"},
-        "schema": {"description": "a JSON Schema llguidance can compile; enforced while decoding"},
-        "strict": {"description": "the schema is enforced either way"},
-    },
-    ToolDefinitionBody: {"type": {"const": "function"}},
-    FunctionDefinitionBody: {
-        "name": {"pattern": "^[a-zA-Z0-9_-]{1,64}$"},
-        "parameters": {"properties": {"type": {"const": "object"}}},
-    },
-    TokenizeBody: {
-        "messages": {"minItems": 1},
-        "add_special_tokens": {
-            "description": "the tokenizer's special tokens (a BOS, say) around text or prompt; "
-            "default true for prompt (as vLLM), false for text; must be false with messages, "
-            "whose template writes them"
+
+
+def completion_ranges(facts: OpenApiFacts) -> dict[str, JSON]:
+    return {
+        "model": {"type": "string", **model_range(facts)},
+        **{field: sampling_ranges()[field] for field in _SHARED_SAMPLING},
+        "prompt": {
+            "anyOf": [
+                _NON_EMPTY,
+                {"type": "array", "items": _NON_EMPTY, "minItems": 1},
+                _TOKEN_IDS,
+                {"type": "array", "items": _TOKEN_IDS, "minItems": 1},
+            ],
+            "description": "each string or token-id array is a prompt of its own; text is "
+            "tokenized as it is (no chat template), token ids must be inside the vocabulary",
         },
-    },
-    DetokenizeBody: {
-        "tokens": {"items": {"type": "integer", "minimum": 0}},
-    },
-}
+        "max_tokens": max_tokens_range(
+            facts, "16 when absent, as at OpenAI; null: the server's default cap"
+        ),
+        "n": _choices(
+            facts,
+            "choices of each prompt; all prompts' choices together are at most this "
+            "server's batch, else 400",
+        ),
+        "best_of": _choices(facts, "only 1 or the value of n: candidates are not ranked"),
+        "logprobs": {
+            "minimum": 0,
+            "maximum": MAX_LEGACY_LOGPROBS,
+            "description": "alternatives per generated token; the chosen token is always listed",
+        },
+        "echo": {
+            "description": "the prompt's text before each choice's; only generated tokens are "
+            "scored"
+        },
+        "suffix": {"maxLength": 0, "description": "not supported: no fill-in-the-middle"},
+    }
+
+
+def ranges(facts: OpenApiFacts) -> dict[type[Any], dict[str, JSON]]:
+    model = model_range(facts)
+    return {
+        ChatBody: chat_ranges(facts),
+        CompletionBody: completion_ranges(facts),
+        ContentPartBody: {"type": {"enum": ["text", "refusal"]}},
+        StreamOptionsBody: {"include_obfuscation": {"const": False}},
+        ResponseFormatBody: {"type": {"enum": ["text", "json_object", "json_schema"]}},
+        JsonSchemaBody: {
+            "name": {"pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            "schema": {
+                "description": "a JSON Schema llguidance can compile; enforced while decoding"
+            },
+            "strict": {"description": "the schema is enforced either way"},
+        },
+        ToolDefinitionBody: {"type": {"const": "function"}},
+        FunctionDefinitionBody: {
+            "name": {"pattern": "^[a-zA-Z0-9_-]{1,64}$"},
+            "parameters": {"properties": {"type": {"const": "object"}}},
+        },
+        TokenizeBody: {
+            "model": model,
+            "messages": {"minItems": 1},
+            "add_special_tokens": {
+                "description": "the tokenizer's special tokens (a BOS, say) around text or "
+                "prompt; default true for prompt (as vLLM), false for text; must be false with "
+                "messages, whose template writes them"
+            },
+        },
+        DetokenizeBody: {
+            "model": model,
+            "tokens": {"items": {"type": "integer", "minimum": 0}},
+        },
+    }
+
+
 # Fields (and message classes) that mlxfn rejects whenever they are set: only null passes.
 NULL_ONLY: Final[dict[type[Any], frozenset[str]]] = {
     ChatBody: frozenset(

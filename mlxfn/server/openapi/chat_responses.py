@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from mlxfn.domain.values import TOP_LOGPROBS_LIMIT
 from mlxfn.server.openapi.schemas import JSON, NULL, REF
 
 
@@ -78,8 +79,7 @@ _TOOL_CALL_DELTA: Final[JSON] = {
 }
 _REASONING: Final[JSON] = {
     "type": "string",
-    "description": "a reasoning model's thinking; the field is named by --reasoning-field "
-    "(reasoning_content unless the server says otherwise)",
+    "description": "a reasoning model's thinking, under the name --reasoning-field gives",
 }
 
 
@@ -94,7 +94,7 @@ def _logprobs_schema() -> JSON:
         "type": "object",
         "properties": {
             **fields,
-            "top_logprobs": {"type": "array", "items": alternative, "maxItems": 20},
+            "top_logprobs": {"type": "array", "items": alternative, "maxItems": TOP_LOGPROBS_LIMIT},
         },
         "required": [*fields, "top_logprobs"],
     }
@@ -114,7 +114,7 @@ def _logprobs_schema() -> JSON:
     }
 
 
-def _completion_schema() -> JSON:
+def _completion_schema(reasoning_field: str) -> JSON:
     message = {
         "type": "object",
         "properties": {
@@ -122,7 +122,7 @@ def _completion_schema() -> JSON:
             "content": {"type": ["string", "null"]},
             "refusal": NULL,
             "tool_calls": {"type": "array", "items": _TOOL_CALL, "minItems": 1},
-            "reasoning_content": _REASONING,
+            reasoning_field: _REASONING,
         },
         "required": ["role", "content"],
     }
@@ -150,14 +150,14 @@ def _completion_schema() -> JSON:
     }
 
 
-def _chunk_schema() -> JSON:
+def _chunk_schema(reasoning_field: str) -> JSON:
     delta = {
         "type": "object",
         "properties": {
             "role": {"const": "assistant"},
             "content": {"type": "string"},
             "tool_calls": {"type": "array", "items": _TOOL_CALL_DELTA, "minItems": 1},
-            "reasoning_content": _REASONING,
+            reasoning_field: _REASONING,
         },
     }
     choice = {
@@ -281,12 +281,12 @@ def _model_schema() -> JSON:
     }
 
 
-def response_schemas() -> dict[str, JSON]:
+def response_schemas(reasoning_field: str) -> dict[str, JSON]:
     return {
         "ErrorResponse": _error_schema(),
         "Usage": _usage_schema(),
-        "ChatCompletion": _completion_schema(),
-        "ChatCompletionChunk": _chunk_schema(),
+        "ChatCompletion": _completion_schema(reasoning_field),
+        "ChatCompletionChunk": _chunk_schema(reasoning_field),
         "ChatCompletionEvent": _event_schema(),
         "TextCompletion": _text_completion_schema(chunk=False),
         "TextCompletionChunk": _text_completion_schema(chunk=True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from mlxfn.server.openapi.schemas import JSON
-from mlxfn.wire.embeddings import EmbeddingsBody
+from mlxfn.wire.embeddings import MAX_INPUTS, EmbeddingsBody
 
 _NON_EMPTY: Final[JSON] = {"type": "string", "minLength": 1}
 _TOKEN_IDS: Final[JSON] = {
@@ -28,9 +28,9 @@ def body_ranges(model: JSON) -> dict[type[Any], dict[str, JSON]]:
             "input": {
                 "anyOf": [
                     _NON_EMPTY,
-                    {"type": "array", "items": _NON_EMPTY, "minItems": 1, "maxItems": 2048},
+                    {"type": "array", "items": _NON_EMPTY, "minItems": 1, "maxItems": MAX_INPUTS},
                     _TOKEN_IDS,
-                    {"type": "array", "items": _TOKEN_IDS, "minItems": 1, "maxItems": 2048},
+                    {"type": "array", "items": _TOKEN_IDS, "minItems": 1, "maxItems": MAX_INPUTS},
                 ]
             },
             "encoding_format": {"enum": ["float", "base64"]},

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from mlxfn.domain.values import INT64_MAX
+from mlxfn.domain.values import INT64_MAX, Stop, TopK, bounds
+from mlxfn.server.openapi.chat_requests import max_tokens_range
+from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.server.openapi.schemas import JSON, REF, object_schema, present, sse_event, when
 from mlxfn.wire.messages_api_bodies import (
     CountTokensBody,
@@ -23,7 +25,7 @@ from mlxfn.wire.messages_api_bodies import (
     ToolUseBlockBody,
 )
 from mlxfn.wire.messages_api_render import ERROR_TYPES
-from mlxfn.wire.messages_api_requests import EFFORTS, SPEEDS, THINKING_TYPES
+from mlxfn.wire.messages_api_requests import EFFORTS, MAX_TEMPERATURE, SPEEDS, THINKING_TYPES
 
 MESSAGE_ID: Final = "^msg_[0-9a-f]{32}$"
 BLOCK_BODIES: Final = (TextBlockBody, ToolUseBlockBody, ToolResultBlockBody, ThinkingBlockBody)
@@ -42,7 +44,9 @@ def _blocks(*classes: type[Any]) -> JSON:
     return {"type": "array", "items": {"anyOf": [{"$ref": REF + c.__name__} for c in classes]}}
 
 
-def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]]:
+def body_ranges(
+    chat_ranges: dict[str, JSON], facts: OpenApiFacts
+) -> dict[type[Any], dict[str, JSON]]:
     """The checks of ``messages_api_requests.py`` beyond the types, per wire class; the
     sampling extensions' ranges are chat's."""
     shared = {field: chat_ranges[field] for field in ("model", "min_p", "seed")}
@@ -63,15 +67,18 @@ def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]
         MessagesBody: {
             **shared,
             **prompt,
-            "max_tokens": {
-                "minimum": 1,
-                "maximum": INT64_MAX,
-                "description": "clamped to the server's --max-output-tokens when it has one",
+            "max_tokens": max_tokens_range(
+                facts, "clamped to the server's --max-output-tokens when it has one"
+            ),
+            "temperature": {
+                "minimum": 0,
+                "maximum": int(MAX_TEMPERATURE),
+                "description": "0 means greedy decoding",
             },
-            "temperature": {"minimum": 0, "maximum": 1, "description": "0 means greedy decoding"},
             "top_p": chat_ranges["top_p"],
-            "top_k": {"minimum": 1, "maximum": INT64_MAX},
-            "stop_sequences": {"items": {"type": "string", "minLength": 1}, "maxItems": 4},
+            "top_k": bounds(TopK),
+            # an empty list is no stop sequence here, unlike chat's stop
+            "stop_sequences": {k: v for k, v in bounds(Stop).items() if k != "minItems"},
             "service_tier": {"enum": ["auto", "standard_only"]},
         },
         CountTokensBody: {**{"model": chat_ranges["model"]}, **prompt},
@@ -288,7 +295,7 @@ def _json(ref: str) -> JSON:
     return {"application/json": {"schema": {"$ref": REF + ref}}}
 
 
-def paths(error_why: dict[int, str]) -> JSON:
+def paths(error_why: dict[int, str], security: list[JSON]) -> JSON:
     """``/v1/messages`` and its ``count_tokens``, with errors in Anthropic's shape."""
 
     def errors(*statuses: int) -> JSON:
@@ -301,12 +308,11 @@ def paths(error_why: dict[int, str]) -> JSON:
         return {
             "summary": summary,
             "operationId": summary.lower().replace(" ", "_"),
-            "description": "Authenticated by x-api-key or a Bearer token when the server "
-            "has API keys; anthropic-version and anthropic-beta headers are accepted and "
+            "description": "anthropic-version and anthropic-beta headers are accepted and "
             "ignored, as is ?beta=true",
             "requestBody": {"required": True, "content": _json(request)},
             "responses": {"200": ok, **errors(*statuses)},
-            "security": [{}, {"bearer": []}, {"apiKey": []}],
+            "security": security,
         }
 
     message_ok = {

@@ -10,7 +10,7 @@ from mlxfn.server.openapi.schemas import JSON, REF
 
 ERROR_WHY: Final[dict[int, str]] = {
     400: "invalid request, or prompt plus completion longer than the context",
-    401: "a missing or wrong API key (only when the server has keys)",
+    401: "a missing or wrong API key",
     403: "a Host the server does not answer (without API keys: the bound address, a loopback "
     "name or --allowed-hosts), or an Origin other than its own and --cors-origins",
     404: "the model is not served here, or no stored response has the id",
@@ -20,6 +20,36 @@ ERROR_WHY: Final[dict[int, str]] = {
     500: "an internal error; details go to the server's log only",
     503: "the engine has stopped, the server is draining for shutdown, or a deadline passed",
 }
+
+
+# Every protected route takes a key either way (server/auth.py).
+SECURITY: Final[list[JSON]] = [{"bearer": []}, {"apiKey": []}]
+SECURITY_SCHEMES: Final[JSON] = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+}
+
+
+def without_auth(paths: JSON) -> JSON:
+    """The paths of a server without API keys: no operation needs a key or answers 401."""
+    return {
+        path: {
+            method: (
+                operation
+                if method == "parameters"
+                else {
+                    **{k: v for k, v in operation.items() if k != "security"},
+                    "responses": {
+                        status: answer
+                        for status, answer in operation["responses"].items()
+                        if status != "401"
+                    },
+                }
+            )
+            for method, operation in item.items()
+        }
+        for path, item in paths.items()
+    }
 
 
 def _json(ref: str) -> JSON:
@@ -40,8 +70,8 @@ def _operation(
     if request is not None:
         operation["requestBody"] = {"required": True, "content": _json(request)}
     operation["responses"] = responses
-    if protected:  # Bearer only when the server was started with API keys
-        operation["security"] = [{}, {"bearer": []}]
+    if protected:  # dropped, with the 401, from the document of a server without API keys
+        operation["security"] = SECURITY
     return operation
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from mlxfn.domain.values import INT64_MAX
+from mlxfn.server.openapi.chat_requests import max_tokens_range
+from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.server.openapi.schemas import JSON, NULL, REF, object_schema, present, sse_event, when
 from mlxfn.wire.responses_api_bodies import (
     FunctionCallItemBody,
@@ -32,7 +33,9 @@ ITEM_BODIES: Final = (
 )
 
 
-def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]]:
+def body_ranges(
+    chat_ranges: dict[str, JSON], facts: OpenApiFacts
+) -> dict[type[Any], dict[str, JSON]]:
     """The checks of ``responses_api_requests.py`` beyond the types, per wire class; the
     sampling fields' ranges are chat's."""
     shared = ("model", "temperature", "top_p", "top_k", "min_p", "seed", "repetition_penalty")
@@ -52,7 +55,7 @@ def body_ranges(chat_ranges: dict[str, JSON]) -> dict[type[Any], dict[str, JSON]
                 "(reasoning is left out of the prompt). With no previous_response_id and no "
                 "instructions there must be at least one item",
             },
-            "max_output_tokens": {"minimum": 1, "maximum": INT64_MAX},
+            "max_output_tokens": max_tokens_range(facts),
             "top_logprobs": {"const": 0},
             "truncation": {"const": "disabled"},
             "service_tier": {"enum": ["auto", "default"]},

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, Usage
     from mlxfn.domain.request import ChatRequest, CompletionRequest
     from mlxfn.engine.loader import ModelSpec, default_model_spec, load_model
+    from mlxfn.engine.registry import ModelRegistry, ServedModel
     from mlxfn.engine.thread import Engine, EngineConfig, start_engine
     from mlxfn.notebook import chat, generate
     from mlxfn.pipeline.chat import check_model, plan_chat
@@ -41,6 +42,7 @@ _MODULES: Final[dict[str, tuple[str, ...]]] = {
     "mlxfn.domain.events": ("Completion", "Delta", "Event", "Failed", "Finished", "Usage"),
     "mlxfn.domain.request": ("ChatRequest", "CompletionRequest"),
     "mlxfn.engine.loader": ("ModelSpec", "default_model_spec", "load_model"),
+    "mlxfn.engine.registry": ("ModelRegistry", "ServedModel"),
     "mlxfn.engine.thread": ("Engine", "EngineConfig", "start_engine"),
     "mlxfn.notebook": ("chat", "generate"),
     "mlxfn.pipeline.chat": ("check_model", "plan_chat"),
@@ -87,8 +89,10 @@ __all__ = [
     "Finished",
     "GenerationPlan",
     "Limits",
+    "ModelRegistry",
     "ModelSpec",
     "Prompt",
+    "ServedModel",
     "Usage",
     "__version__",
     "assemble_completion",

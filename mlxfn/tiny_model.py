@@ -11,6 +11,7 @@ import argparse
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, cast
 
 CHATML_TEMPLATE = (
     "{%- for message in messages %}"
@@ -235,6 +236,38 @@ def build_tiny_model(
         weights["model.norm.weight"] = mx.zeros_like(weights["model.norm.weight"])
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
     (path / "config.json").write_text(json.dumps(config, indent=2))
+    return path
+
+
+def build_tiny_adapter(model_path: Path, path: Path, *, seed: int = 1, rank: int = 4) -> Path:
+    """Write an mlx-lm LoRA adapter folder for the model at ``model_path``, with random
+    weights in both factors (a freshly made adapter's second factor is zero, which would change
+    nothing), so that the adapted model answers differently from its base."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+    from mlx_lm import load
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+
+    model = load(str(model_path))[0]
+    layers = len(model.layers)
+    lora = {
+        "rank": rank,
+        "scale": 10.0,
+        "dropout": 0.0,
+        "keys": ["self_attn.q_proj", "mlp.up_proj"],
+    }
+    linear_to_lora_layers(model, layers, lora)
+    mx.random.seed(seed)
+    flat = cast(list[tuple[str, Any]], tree_flatten(model.parameters()))
+    adapters = {
+        name: mx.random.normal(value.shape) * 0.2
+        for name, value in flat
+        if name.rsplit(".", 1)[-1] in {"lora_a", "lora_b"}
+    }
+    path.mkdir(parents=True, exist_ok=True)
+    mx.save_safetensors(str(path / "adapters.safetensors"), adapters)
+    config = {"fine_tune_type": "lora", "num_layers": layers, "lora_parameters": lora}
+    (path / "adapter_config.json").write_text(json.dumps(config, indent=2))
     return path
 
 

@@ -7,11 +7,9 @@ user can cause ends in one ``mlxfn: ...`` line with a hint and exit status 2, ne
 from __future__ import annotations
 
 import asyncio
-import errno
 import importlib
 import logging
 import signal
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,11 +17,17 @@ from typing import cast
 
 import orjson
 from aiohttp import web
-from returns.io import IOFailure, IOSuccess
+from returns.io import IOFailure, IOResult, IOSuccess
 from returns.result import Failure, Success
 
 from mlxfn._version import __version__
-from mlxfn.cli.config import ChatConfig, Config, parse_chat_config, parse_config
+from mlxfn.cli.config import (
+    ChatConfig,
+    Config,
+    parse_chat_config,
+    parse_config,
+    served_models,
+)
 from mlxfn.cli.flags import (
     API_KEY_ENV,
     BENCH_MODULE,
@@ -32,10 +36,13 @@ from mlxfn.cli.flags import (
     build_parser,
     split_command,
 )
+from mlxfn.cli.listen import check_listen, describe_listen_failure
 from mlxfn.cli.load_progress import load_progress, weights_bytes
+from mlxfn.domain.errors import Unavailable
 from mlxfn.engine.gguf.convert import gguf_file_in, gguf_folder
 from mlxfn.engine.gguf.shipped import INSTALL_COMMAND, MISSING_DEFAULT, default_model_source
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
+from mlxfn.engine.registry import ModelRegistry, ServedModel, Starter
 from mlxfn.engine.thread import Engine, EngineConfig, start_engine
 from mlxfn.platform.blas import (
     ENV_VAR,
@@ -81,33 +88,6 @@ def describe_load_failure(failed: ModelLoadFailed) -> str:
         else "check the hub id and the network; HF_HUB_OFFLINE=1 uses only the local cache"
     )
     return f"cannot load model '{failed.source}': {reason} ({hint})"
-
-
-def describe_listen_failure(host: str, port: int, exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        hint = "another server is using it; stop it or pick another --port"
-    elif exc.errno in (errno.EACCES, errno.EPERM):
-        hint = "ports below 1024 need privileges; pick another --port"
-    else:
-        hint = "--host takes an address of this machine, e.g. 127.0.0.1 or 0.0.0.0"
-    reason = exc.strerror or str(exc)
-    return f"cannot listen on {host}:{port}: {reason.lower()} ({hint})"
-
-
-def check_listen(host: str, port: int) -> OSError | None:
-    """Whether ``host:port`` can be bound now, so a taken port fails before a long load."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        return OSError(exc.errno, f"unknown host {host!r}")
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            return exc
-    return None
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -219,25 +199,54 @@ def run(config: Config) -> int:
             file=sys.stderr,
             flush=True,
         )
-    started = start_model(config.model, config.engine, _say)
+    served = served_models(config)
+    first = served[0]
+    started = start_model(first.spec, first.config, _say)
     if isinstance(started, int):
         return started
-    return _serve_engine(started, config)
+    models = ModelRegistry(
+        served,
+        memory_budget=config.models_memory,
+        keep_alive=config.keep_alive,
+        starter=_start_after(started, first),
+    )
+    if config.preload:
+        for model_id, failed in models.preload():
+            models.close()
+            reason = failed.reason if isinstance(failed, Unavailable) else repr(failed)
+            return fail(f"cannot preload model '{model_id}': {reason}")
+    return _serve_models(models, config)
 
 
-def _serve_engine(engine: Engine, config: Config) -> int:
-    loaded = engine.loaded
+def _start_after(first: Engine, model: ServedModel) -> Starter:
+    """The registry's loader, which hands out the first model's engine, started already
+    (with its progress bar), the first time that model is asked for."""
+    ready = [first]
+
+    def start(spec: ModelSpec, config: EngineConfig) -> IOResult[Engine, ModelLoadFailed]:
+        if ready and spec == model.spec:
+            return IOSuccess(ready.pop())
+        return start_engine(spec, config)
+
+    return start
+
+
+def _serve_models(models: ModelRegistry, config: Config) -> int:
+    loaded = models.lease(models.default_id).unwrap()
+    models.release(models.default_id)
+    others = f" and {len(models.ids) - 1} more ({', '.join(models.ids[1:])})"
     print(
-        f"mlxfn serving model '{loaded.name}' (context {loaded.context_length} tokens)",
+        f"mlxfn serving model '{loaded.loaded.name}' (context {loaded.loaded.context_length} "
+        f"tokens){others if len(models.ids) > 1 else ''}",
         flush=True,
     )
     try:
-        app = make_app(engine, config.server)
+        app = make_app(models, config.server)
         asyncio.run(serve(app, config.host, config.port, config.drain_timeout))
     except OSError as exc:
         return fail(describe_listen_failure(config.host, config.port, exc))
     finally:
-        engine.close()
+        models.close()
     return 0
 
 

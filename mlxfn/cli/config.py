@@ -11,17 +11,28 @@ from collections.abc import Sequence
 import attrs
 
 from mlxfn.cli.flags import API_KEY_ENV, PROG, build_chat_parser, build_parser
+from mlxfn.cli.model_flags import ModelArg
 from mlxfn.engine.config import EngineConfig
 from mlxfn.engine.gguf.shipped import DEFAULT_MODEL_NAME, default_model_source
 from mlxfn.engine.loader import ModelSpec
+from mlxfn.engine.registry import ServedModel, served_id
 from mlxfn.engine.weights import WeightLayout
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
 from mlxfn.server.keys import ServerConfig
 
 
+@attrs.frozen
+class AdapterFlag:
+    """``--adapter NAME=DIR``, on the model at ``base`` (0: the first)."""
+
+    name: str
+    path: str
+    base: int
+
+
 @attrs.frozen(kw_only=True)
 class Config:
-    model: ModelSpec
+    model: ModelSpec  # the first model: the default one
     engine: EngineConfig
     server: ServerConfig
     host: str
@@ -29,6 +40,11 @@ class Config:
     log_level: str
     insecure: bool = False
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT_S
+    more_models: tuple[ModelSpec, ...] = ()  # each further --model
+    adapters: tuple[AdapterFlag, ...] = ()
+    preload: bool = False
+    models_memory: int | None = None
+    keep_alive: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -52,13 +68,69 @@ def _model_spec(
     return ModelSpec(source=model, served_name=served_name, context_length=context, weights=weights)
 
 
+def _models(
+    given: Sequence[ModelArg], served_name: str | None, context: int | None, weights: WeightLayout
+) -> tuple[ModelSpec, tuple[ModelSpec, ...], tuple[AdapterFlag, ...]]:
+    """The first model, the others, and the adapters, each on the model given before it."""
+    models: list[ModelSpec] = []
+    adapters: list[AdapterFlag] = []
+    for arg in given:
+        if arg.kind == "adapter":
+            adapters.append(AdapterFlag(arg.name or "", arg.source, max(len(models) - 1, 0)))
+        elif not models:
+            models.append(_model_spec(arg.source, arg.name or served_name, context, weights))
+        else:
+            models.append(_model_spec(arg.source, arg.name, context, weights))
+    if not models:
+        models.append(_model_spec(None, served_name, context, weights))
+    return models[0], tuple(models[1:]), tuple(adapters)
+
+
+def served_models(config: Config) -> list[ServedModel]:
+    """What the registry serves: each model under its id (the first with the aliases), then
+    each adapter as a model of its own on its base model."""
+    specs = [config.model, *config.more_models]
+    ids = [served_id(spec) for spec in specs]
+    plain = attrs.evolve(config.engine, model_aliases=frozenset())
+    served = [
+        ServedModel(
+            id=model_id,
+            spec=attrs.evolve(spec, served_name=model_id),
+            config=config.engine if i == 0 else plain,
+        )
+        for i, (model_id, spec) in enumerate(zip(ids, specs, strict=True))
+    ]
+    served += [
+        ServedModel(
+            id=adapter.name,
+            spec=attrs.evolve(specs[adapter.base], served_name=adapter.name, adapter=adapter.path),
+            config=plain,
+            parent=ids[adapter.base],
+        )
+        for adapter in config.adapters
+    ]
+    return served
+
+
 def parse_config(argv: Sequence[str], prog: str = PROG) -> Config:
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    first, more, adapters = _models(
+        args.models or (), args.served_model_name, args.context_length, args.weights
+    )
+    ids = [served_id(spec) for spec in (first, *more)] + [a.name for a in adapters]
+    if len(set(ids)) != len(ids):
+        parser.error(f"two models have one id: {ids}; name them with --model NAME=DIR")
     origins = tuple(o.strip() for o in args.cors_origins.split(",") if o.strip())
     from_env = os.environ.get(API_KEY_ENV, "").split(",")
     keys = {k.strip() for k in [*args.api_key, *(args.api_key_file or ()), *from_env]}
     return Config(
-        model=_model_spec(args.model, args.served_model_name, args.context_length, args.weights),
+        model=first,
+        more_models=more,
+        adapters=adapters,
+        preload=args.preload,
+        models_memory=args.models_memory,
+        keep_alive=args.keep_alive,
         engine=EngineConfig(
             max_pending=args.max_pending,
             max_pending_tokens=args.max_pending_tokens,

@@ -22,6 +22,7 @@ from mlxfn.cli.flag_values import (
     seconds,
     temperature,
 )
+from mlxfn.cli.model_flags import add_model_flags
 from mlxfn.engine.config import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
@@ -30,7 +31,6 @@ from mlxfn.engine.config import (
     DEFAULT_PREFILL_STEP_BUSY,
     DEFAULT_PROMPT_CACHE_BYTES,
 )
-from mlxfn.engine.weights import WEIGHT_LAYOUTS
 from mlxfn.server.drain import DEFAULT_DRAIN_TIMEOUT_S
 from mlxfn.server.keys import DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_STORE_SIZE
 from mlxfn.wire.responses import DEFAULT_REASONING_FIELD
@@ -59,6 +59,8 @@ examples:
   python -m mlxfn --model ./model.Q4_0.gguf     serve a GGUF file (llama, qwen2, qwen3)
   python -m mlxfn --model mlx-community/Qwen3-0.6B-4bit
                                                 serve a Hugging Face hub id (downloads once)
+  python -m mlxfn --model small=./tiny --model big=./qwen.gguf --adapter big-sql=./sql-lora
+                                                serve two models and an adapter on the second
   python -m mlxfn chat --model ./tiny           chat with a model in this terminal
   python -m mlxfn info ./tiny                   what a model folder holds
   python -m mlxfn.tiny_model ./tiny             make a small random model to try things with"""
@@ -89,29 +91,6 @@ def _new_parser(prog: str, usage: str, description: str, epilog: str | None) -> 
     )
 
 
-def _add_model_flags(group: argparse._ArgumentGroup) -> None:
-    group.add_argument(
-        "--model",
-        metavar="DIR|FILE.gguf|HUB_ID",
-        help="a local MLX model folder, a GGUF file (Q4_0, Q4_1, Q8_0, F16, BF16, F32), or a "
-        "Hugging Face hub id (needs network access once); default: SmolLM2-135M-Instruct",
-    )
-    group.add_argument(
-        "--weights",
-        choices=WEIGHT_LAYOUTS,
-        default="auto",
-        help="the weights' layout in memory: as stored (quantized), all float32, or auto: on "
-        "a CPU float32 when it takes at most a quarter of the memory (the fastest measured "
-        "there), on a GPU as stored (default: auto)",
-    )
-    group.add_argument(
-        "--context-length",
-        type=positive,
-        metavar="N",
-        help="override the model's context length (default: from the model's config)",
-    )
-
-
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The ``serve`` flags; at the top level (``prog`` is ``python -m mlxfn``) with the list
     of commands too, since ``serve`` is what a bare ``python -m mlxfn`` runs."""
@@ -126,20 +105,20 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         _SERVE_EXAMPLES,
     )
     model = parser.add_argument_group("model")
-    _add_model_flags(model)
+    add_model_flags(model, several=True)
     model.add_argument(
         "--model-alias",
         action="append",
         default=[],
         metavar="NAME",
-        help="another model id requests may use for the served model (repeatable); '*' "
-        "answers to any id, for clients that insist on their own model names",
+        help="another model id requests may use for the (first) served model (repeatable); "
+        "'*' answers to any id, for clients that insist on their own model names",
     )
     model.add_argument(
         "--served-model-name",
         metavar="NAME",
-        help="the id clients use (default: the folder name, file name or hub id; "
-        "'smollm2-135m-instruct' for the default model)",
+        help="the id clients use for the first model (default: the folder name, file name "
+        "or hub id; 'smollm2-135m-instruct' for the default model)",
     )
     http = parser.add_argument_group("HTTP server")
     http.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -340,7 +319,7 @@ def build_chat_parser() -> argparse.ArgumentParser:
         "  python -m mlxfn chat --model ./tiny --temperature 0\n"
         "  python -m mlxfn chat --system 'Answer in one sentence.'",
     )
-    _add_model_flags(parser.add_argument_group("model"))
+    add_model_flags(parser.add_argument_group("model"))
     replies = parser.add_argument_group("replies")
     replies.add_argument("--system", metavar="TEXT", help="a system message opening the chat")
     replies.add_argument(

@@ -32,6 +32,8 @@ class ModelSpec:
     served_name: str | None = None
     context_length: int | None = None
     weights: WeightLayout = "auto"
+    # an mlx-lm LoRA (or DoRA) adapter folder, applied to the model as it loads
+    adapter: str | None = None
 
 
 @attrs.frozen
@@ -52,6 +54,7 @@ class LoadedModel:
     created: int
     eos_token_ids: frozenset[int]
     vocab_size: int  # token ids a request may name (logit_bias): both model and tokenizer know
+    weight_bytes: int = 0  # what the parameters take in memory, in the layout they were given
 
 
 def default_model_spec() -> ModelSpec:
@@ -78,19 +81,24 @@ def served_name_of(source: str) -> str:
 
 @impure_safe(exceptions=(OSError, ValueError, KeyError, TypeError, ImportError))
 def _load(spec: ModelSpec, location: str) -> LoadedModel:
+    from mlx.utils import tree_flatten
     from mlx_lm import load
 
     model, tokenizer, config = cast(
-        tuple[Any, Any, dict[str, Any]], load(location, return_config=True)
+        tuple[Any, Any, dict[str, Any]],
+        load(location, adapter_path=spec.adapter, return_config=True),
     )
+    model = apply_layout(model, spec.weights)
+    parameters = cast(list[tuple[str, Any]], tree_flatten(model.parameters()))
     return LoadedModel(
-        model=apply_layout(model, spec.weights),
+        model=model,
         tokenizer=tokenizer,
         name=spec.served_name or served_name_of(spec.source),
         context_length=spec.context_length or context_length_of(config),
         created=int(time.time()),
         eos_token_ids=frozenset(tokenizer.eos_token_ids),
         vocab_size=vocab_size_of(config, len(tokenizer._tokenizer)),
+        weight_bytes=sum(value.nbytes for _, value in parameters),
     )
 
 
@@ -115,6 +123,9 @@ def _location(spec: ModelSpec) -> IOResult[str, ModelLoadFailed]:
         )
     if _looks_like_path(spec.source) and not Path(spec.source).expanduser().is_dir():
         return IOFailure(ModelLoadFailed(spec.source, "no such model folder"))
+    if spec.adapter is not None and not (Path(spec.adapter) / "adapter_config.json").is_file():
+        reason = f"no adapter_config.json in the adapter folder '{spec.adapter}'"
+        return IOFailure(ModelLoadFailed(spec.source, reason, "an mlx-lm adapter folder holds one"))
     return IOSuccess(spec.source)
 
 

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 import mlx.core as mx
@@ -51,6 +51,7 @@ from mlxfn.engine.memory import (
     map_large_buffers_directly,
     release_free_heap,
 )
+from mlxfn.engine.task import Task, TaskNotRun
 from mlxfn.pipeline.plan import DEFAULT_MAX_CHOICES, GenerationPlan, Limits
 from mlxfn.platform.os_threads import name_os_thread
 
@@ -65,36 +66,13 @@ __all__ = [
     "EngineConfig",
     "EngineStats",
     "Job",
+    "TaskNotRun",
     "start_engine",
 ]
 
 
 _STOP = object()
 T = TypeVar("T")
-
-
-class TaskNotRun(Exception):
-    """A task the engine could not run: it stopped, or failed, first."""
-
-    def __init__(self, error: GenerationError) -> None:
-        super().__init__(repr(error))
-        self.error = error
-
-
-@attrs.frozen
-class _Task:
-    """MLX work that is not generation (embeddings), run on the engine thread between steps."""
-
-    work: Callable[[LoadedModel], Any]
-    result: Future[Any]
-
-    def run(self, loaded: LoadedModel) -> None:
-        if not self.result.set_running_or_notify_cancel():
-            return
-        try:
-            self.result.set_result(self.work(loaded))
-        except Exception as exc:  # noqa: BLE001  the caller gets whatever the work raised
-            self.result.set_exception(exc)
 
 
 class Engine:
@@ -201,7 +179,7 @@ class Engine:
         with self._pending_lock:
             if not self.alive:
                 return IOFailure(Unavailable("the engine is not running"))
-            self._inbox.put(_Task(work, future))
+            self._inbox.put(Task(work, future))
         return IOSuccess(future)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -227,6 +205,14 @@ class Engine:
                 self._serve(model)
             case _:
                 return
+        # The weights' memory goes back once the engine stops (an evicted model's), although
+        # this thread lives on, parked, below; what handlers read (name, tokenizer) stays.
+        stopped: Future[IOResult[LoadedModel, ModelLoadFailed]] = Future()
+        stopped.set_result(IOSuccess(attrs.evolve(model, model=None)))
+        self._loaded = stopped
+        del model, loaded
+        settle()
+        mx.clear_cache()
         self._stopped.set()
         # Park instead of returning: a thread that ran MLX work and then ends can make the
         # process abort at exit ("terminate called without an active exception") when MLX's
@@ -274,7 +260,7 @@ class Engine:
                         return
                     if isinstance(item, Job):
                         self._waiting.append(item)
-                    elif isinstance(item, _Task):
+                    elif isinstance(item, Task):
                         item.run(loaded)
                 self._admit_waiting(batch)
                 batch.drop_cancelled()
@@ -359,7 +345,7 @@ class Engine:
         for item in queued:
             if isinstance(item, Job):
                 self._tell(item, error)
-            elif isinstance(item, _Task) and item.result.set_running_or_notify_cancel():
+            elif isinstance(item, Task) and item.result.set_running_or_notify_cancel():
                 item.result.set_exception(TaskNotRun(error))
 
     def _tell(self, job: Job, error: GenerationError, *, admitted: bool = False) -> None:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import aiohttp_cors
 from aiohttp import web
 
+from mlxfn.engine.registry import ModelRegistry
 from mlxfn.engine.thread import Engine
 from mlxfn.platform.os_threads import name_os_thread
 from mlxfn.server import embeddings, handlers, messages_api, responses_api
@@ -19,10 +20,10 @@ from mlxfn.server.in_flight import InFlight
 from mlxfn.server.keys import (
     CONFIG,
     DRAINING,
-    ENGINE,
     IN_FLIGHT,
     MAILBOX,
     METRICS,
+    MODELS,
     TOKENIZER_POOL,
     ServerConfig,
 )
@@ -30,6 +31,7 @@ from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics
 from mlxfn.server.middleware import echo_request_id, openai_errors, request_ids
 from mlxfn.server.response_store import RESPONSE_STORE, ResponseStore
+from mlxfn.server.routing import by_model
 from mlxfn.server.ui import add_ui_routes
 
 
@@ -46,9 +48,31 @@ async def _mailbox(app: web.Application) -> None:
     app[MAILBOX] = Mailbox(asyncio.get_running_loop())
 
 
-def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Application:
-    """The OpenAI-compatible app over a started engine. The caller owns the engine's lifetime."""
+# How often idle models are checked against --keep-alive.
+_EXPIRY_POLL_S = 1.0
+
+
+async def _expire_idle_models(app: web.Application) -> AsyncIterator[None]:
+    models = app[MODELS]
+    if models.keep_alive is None:
+        yield
+        return
+
+    async def expire() -> None:
+        while True:
+            await asyncio.sleep(min(_EXPIRY_POLL_S, models.keep_alive or _EXPIRY_POLL_S))
+            await asyncio.to_thread(models.expire_idle)  # stopping joins a thread
+
+    task = asyncio.create_task(expire())
+    yield
+    task.cancel()
+
+
+def make_app(models: ModelRegistry | Engine, config: ServerConfig | None = None) -> web.Application:
+    """The OpenAI-compatible app over several models, or over one started engine. The caller
+    owns the models' lifetime (a drain stops them)."""
     config = config or ServerConfig()
+    models = models if isinstance(models, ModelRegistry) else ModelRegistry.of_engine(models)
     app = web.Application(
         # The key check comes before the cross-site one: a wrong key is a 401, whatever else.
         middlewares=[
@@ -60,29 +84,30 @@ def make_app(engine: Engine, config: ServerConfig | None = None) -> web.Applicat
         ],
         client_max_size=config.max_body_bytes,
     )
-    app[ENGINE] = engine
+    app[MODELS] = models
     app[CONFIG] = config
     app[DRAINING] = asyncio.Event()
-    app[METRICS] = Metrics(engine)
+    app[METRICS] = Metrics(models)
     app[RESPONSE_STORE] = ResponseStore(config.response_store_size)
     app[IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(_tokenizer_pool)
+    app.cleanup_ctx.append(_expire_idle_models)
     app.on_startup.append(_mailbox)
     app.on_response_prepare.append(echo_request_id)
     routes = [
-        app.router.add_post("/v1/chat/completions", handlers.chat_completions),
-        app.router.add_post("/v1/completions", handlers.text_completions),
-        app.router.add_post("/v1/responses", responses_api.create_response),
+        app.router.add_post("/v1/chat/completions", by_model(handlers.chat_completions)),
+        app.router.add_post("/v1/completions", by_model(handlers.text_completions)),
+        app.router.add_post("/v1/responses", by_model(responses_api.create_response)),
         app.router.add_get("/v1/responses/{response_id}", responses_api.retrieve_response),
         app.router.add_delete("/v1/responses/{response_id}", responses_api.delete_response),
-        app.router.add_post("/v1/messages", messages_api.create_message),
-        app.router.add_post("/v1/messages/count_tokens", messages_api.count_tokens),
+        app.router.add_post("/v1/messages", by_model(messages_api.create_message)),
+        app.router.add_post("/v1/messages/count_tokens", by_model(messages_api.count_tokens)),
         app.router.add_get("/v1/models", handlers.list_models),
         app.router.add_get("/v1/models/{model_id:.+}", handlers.get_model),
-        app.router.add_post("/v1/embeddings", embeddings.create_embeddings),
-        app.router.add_post("/v1/tokenize", handlers.tokenize),
-        app.router.add_post("/tokenize", handlers.tokenize),
-        app.router.add_post("/detokenize", handlers.detokenize),
+        app.router.add_post("/v1/embeddings", by_model(embeddings.create_embeddings)),
+        app.router.add_post("/v1/tokenize", by_model(handlers.tokenize)),
+        app.router.add_post("/tokenize", by_model(handlers.tokenize)),
+        app.router.add_post("/detokenize", by_model(handlers.detokenize)),
         app.router.add_get("/health", handlers.health),
         app.router.add_get("/metrics", handlers.metrics),
         app.router.add_get("/openapi.json", handlers.openapi),

@@ -15,6 +15,7 @@ import attrs
 from aiohttp import web
 from returns.io import IOResult, impure_safe
 
+from mlxfn.engine.registry import ModelRegistry
 from mlxfn.engine.thread import Engine
 from mlxfn.server.app import make_app
 from mlxfn.server.keys import ServerConfig
@@ -26,7 +27,7 @@ _STOP_TIMEOUT_S = 10.0
 class BackgroundServer:
     """A running server: ``base_url`` for OpenAI clients, ``close()`` to stop it.
 
-    The engine is the caller's: closing the server leaves it running.
+    The engine (or registry) is the caller's: closing the server leaves it running.
     """
 
     base_url: str
@@ -51,7 +52,9 @@ class BackgroundServer:
 
 
 @impure_safe(exceptions=(OSError,))
-def _start(engine: Engine, config: ServerConfig, host: str, port: int) -> BackgroundServer:
+def _start(
+    engine: ModelRegistry | Engine, config: ServerConfig, host: str, port: int
+) -> BackgroundServer:
     loop = asyncio.new_event_loop()
     started: Future[web.AppRunner] = Future()
 
@@ -86,13 +89,14 @@ def _start(engine: Engine, config: ServerConfig, host: str, port: int) -> Backgr
 
 
 def serve_in_background(
-    engine: Engine,
+    engine: ModelRegistry | Engine,
     config: ServerConfig | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> IOResult[BackgroundServer, OSError]:
-    """Serve the OpenAI API over ``engine`` on a background thread (port 0: any free port).
+    """Serve the OpenAI API over ``engine`` (or several models: a ``ModelRegistry``) on a
+    background thread (port 0: any free port).
 
     ``run_io(serve_in_background(engine)).unwrap().base_url`` is what to give
     ``openai.OpenAI(base_url=... + "/v1")``.

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mlxfn.domain.errors import Unavailable
-from mlxfn.server.keys import DRAINING, ENGINE, IN_FLIGHT
+from mlxfn.server.keys import DRAINING, IN_FLIGHT, MODELS
 from mlxfn.server.responses import error_response
 
 DEFAULT_DRAIN_TIMEOUT_S = 30.0
@@ -37,21 +37,21 @@ async def refuse_while_draining(request: web.Request, handler: Handler) -> web.S
 
 async def drain(app: web.Application, timeout: float, interrupted: asyncio.Event) -> int:
     """Refuse new work and wait until nothing is in flight, ``timeout`` passes or
-    ``interrupted`` is set; then stop the engine, which fails whatever still runs with a 503.
-    Returns how many requests were still in flight when the wait ended."""
+    ``interrupted`` is set; then stop every model's engine, which fails whatever still runs
+    with a 503. Returns how many requests were still in flight when the wait ended."""
     app[DRAINING].set()
-    engine = app[ENGINE]
+    models = app[MODELS]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     running = app[IN_FLIGHT]
 
     def busy() -> int:
-        return engine.pending + running.count
+        return models.pending + running.count
 
     while busy() and loop.time() < deadline and not interrupted.is_set():
         await asyncio.sleep(_POLL_S)
     left = busy()
-    await asyncio.to_thread(engine.close)  # joins the engine thread: off the event loop
+    await asyncio.to_thread(models.close)  # joins the engine threads: off the event loop
     # Let the handlers of failed requests write their last event before the server closes.
     await asyncio.sleep(_POLL_S)
     return left

@@ -25,11 +25,12 @@ from mlxfn.engine.embeddings import (
     start_pooling,
 )
 from mlxfn.engine.loader import LoadedModel
-from mlxfn.engine.thread import Engine, TaskNotRun
+from mlxfn.engine.task import TaskNotRun
+from mlxfn.engine.thread import Engine
 from mlxfn.pipeline.chat import check_model
 from mlxfn.pipeline.embeddings import plan_embeddings
 from mlxfn.server.handlers import _off_loop
-from mlxfn.server.keys import ENGINE, IN_FLIGHT
+from mlxfn.server.keys import IN_FLIGHT
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.wire.embeddings import check_dimensions, parse_embeddings_request, render_embeddings
 
@@ -38,9 +39,9 @@ _T = TypeVar("_T")
 Planned = tuple[EmbeddingsRequest, tuple[tuple[int, ...], ...]]
 
 
-async def create_embeddings(request: web.Request) -> web.StreamResponse:
-    engine = request.app[ENGINE]
-    body = await request.read()
+async def create_embeddings(
+    request: web.Request, engine: Engine, body: bytes
+) -> web.StreamResponse:
     planned = await _off_loop(request, partial(_plan, body, engine))
     if isinstance(planned, Failure):
         return error_response(planned.failure())

@@ -21,7 +21,7 @@ from returns.methods import unwrap_or_failure
 from returns.result import Failure, Result, Success
 
 from mlxfn._version import __version__
-from mlxfn.domain.errors import ApiError, ModelNotFound
+from mlxfn.domain.errors import ApiError
 from mlxfn.domain.events import Completion, Event, Failed, Finished, ResponseMeta
 from mlxfn.domain.request import (
     ChatRequest,
@@ -43,7 +43,7 @@ from mlxfn.pipeline.text_completion import (
     renumber,
     total_usage,
 )
-from mlxfn.server.keys import CONFIG, DRAINING, ENGINE, MAILBOX, METRICS, TOKENIZER_POOL, TRACE
+from mlxfn.server.keys import CONFIG, DRAINING, MAILBOX, METRICS, MODELS, TOKENIZER_POOL, TRACE
 from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Trace
 from mlxfn.server.openapi import encode_openapi
@@ -52,13 +52,12 @@ from mlxfn.server.streaming import stream_chat
 from mlxfn.server.text_streaming import stream_text_completion
 from mlxfn.wire.completion_requests import parse_completion_request
 from mlxfn.wire.completions import render_text_completion
+from mlxfn.wire.models import render_model_card, render_model_cards
 from mlxfn.wire.requests import parse_chat_request
 from mlxfn.wire.responses import (
     StreamMeta,
     render_completions,
     render_detokenized,
-    render_model,
-    render_model_list,
     render_token_count,
 )
 from mlxfn.wire.token_requests import parse_detokenize_request, parse_tokenize_request
@@ -77,10 +76,8 @@ def _answer(result: Result[web.Response, ApiError]) -> web.Response:
     return unwrap_or_failure(result.alt(error_response))
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    engine = request.app[ENGINE]
+async def chat_completions(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     loaded = engine.loaded
-    body = await request.read()
     planned = await _off_loop(request, partial(_plan, body, engine))
     match planned:
         case Success((chat, plan)):
@@ -167,10 +164,8 @@ async def _generate(
         job.cancel()  # a no-op once finished; frees the slots of all n if the client went away
 
 
-async def text_completions(request: web.Request) -> web.StreamResponse:
+async def text_completions(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     """The legacy ``POST /v1/completions``: text in, text out, no chat template."""
-    engine = request.app[ENGINE]
-    body = await request.read()
     planned = await _off_loop(request, partial(_plan_text, body, engine))
     match planned:
         case Success((completion, plan)):
@@ -274,26 +269,26 @@ async def collect_events(events: asyncio.Queue[Event], n: int) -> list[Event]:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    loaded = request.app[ENGINE].loaded
-    return json_response(render_model_list(loaded.name, loaded.created))
+    """Every servable model, loaded or not; listing loads none."""
+    statuses = request.app[MODELS].statuses()
+    return json_response(render_model_cards(tuple(status.card for status in statuses)))
 
 
 async def get_model(request: web.Request) -> web.Response:
-    loaded = request.app[ENGINE].loaded
-    model_id = request.match_info["model_id"]
-    aliases = request.app[ENGINE].limits.model_aliases
-    if model_id != loaded.name and model_id not in aliases and "*" not in aliases:
-        return error_response(ModelNotFound(model_id))
-    return json_response(render_model(loaded.name, loaded.created))
+    """A model by its id or an alias (the served model it names is the one described)."""
+    models = request.app[MODELS]
+    served = models.resolve(request.match_info["model_id"])
+    card = served.map(lambda model_id: render_model_card(models.status(model_id).card))
+    return _answer(card.map(json_response))
 
 
 async def health(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
+    models = request.app[MODELS]
     status = "draining" if request.app[DRAINING].is_set() else "healthy"
-    healthy = engine.alive and status == "healthy"
+    healthy = models.alive and status == "healthy"
     body = {
-        "status": status if engine.alive else "unhealthy",
-        "model": engine.loaded.name,
+        "status": status if models.alive else "unhealthy",
+        "model": models.default_id,
         "version": __version__,
     }
     return json_response(body, 200 if healthy else 503)
@@ -306,21 +301,17 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    body = encode_openapi(request.app[ENGINE].loaded.name)
+    body = encode_openapi(request.app[MODELS].default_id)
     return web.Response(body=body, content_type="application/json")
 
 
-async def tokenize(request: web.Request) -> web.StreamResponse:
+async def tokenize(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     """``/v1/tokenize`` and vLLM's ``/tokenize``: one parser, one answer shape."""
-    engine = request.app[ENGINE]
-    body = await request.read()
     counted = await _off_loop(request, partial(_count, body, engine))
     return _answer(counted.map(json_response))
 
 
-async def detokenize(request: web.Request) -> web.StreamResponse:
-    engine = request.app[ENGINE]
-    body = await request.read()
+async def detokenize(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     decoded = await _off_loop(request, partial(_decode_tokens, body, engine))
     return _answer(decoded.map(json_response))
 

@@ -9,7 +9,7 @@ from typing import Final
 import attrs
 from aiohttp import web
 
-from mlxfn.engine.thread import Engine
+from mlxfn.engine.registry import ModelRegistry
 from mlxfn.server.in_flight import InFlight
 from mlxfn.server.mailbox import Mailbox
 from mlxfn.server.metrics import Metrics, Trace
@@ -37,7 +37,8 @@ class ServerConfig:
     response_store_size: int = DEFAULT_RESPONSE_STORE_SIZE
 
 
-ENGINE: Final = web.AppKey("engine", Engine)
+# The served models, each with its engine once loaded (routing.py picks one per request).
+MODELS: Final = web.AppKey("models", ModelRegistry)
 CONFIG: Final = web.AppKey("config", ServerConfig)
 # Tokenizing and templating run off the event loop, one at a time: Hugging Face tokenizers
 # keep mutable state, and none of this is MLX work, so it does not belong on the engine thread.

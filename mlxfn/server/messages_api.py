@@ -38,7 +38,7 @@ from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import build_prompt
 from mlxfn.pipeline.reading import OutputReader
 from mlxfn.server.handlers import _off_loop, _submit, collect_events
-from mlxfn.server.keys import ENGINE, MAILBOX, TRACE
+from mlxfn.server.keys import MAILBOX, TRACE
 from mlxfn.server.metrics import Trace
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_events
@@ -62,9 +62,7 @@ def _new_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-async def create_message(request: web.Request) -> web.StreamResponse:
-    engine = request.app[ENGINE]
-    body = await request.read()
+async def create_message(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     planned = await _off_loop(request, partial(_plan, body, engine))
     match planned:
         case Success((chat, plan)):
@@ -140,9 +138,7 @@ def _answer(result: Result[JSON, ApiError], path: str) -> web.Response:
     return unwrap_or_failure(result.map(json_response).alt(lambda err: error_response(err, path)))
 
 
-async def count_tokens(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    body = await request.read()
+async def count_tokens(request: web.Request, engine: Engine, body: bytes) -> web.Response:
     counted = await _off_loop(request, partial(_count, body, engine))
     return _answer(counted, request.path)
 

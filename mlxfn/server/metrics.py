@@ -19,7 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mlxfn.domain.events import Delta, Event, Finished, Usage, add_choice_usage, add_prompt_usage
-from mlxfn.engine.thread import Engine
+from mlxfn.engine.config import EngineStats
+from mlxfn.engine.registry import ModelRegistry, ModelStatus
 
 UNMATCHED_ROUTE = "unmatched"  # every path no route matches shares one label value
 
@@ -38,6 +39,7 @@ class Trace:
     finished: float | None = None
     usage: Usage | None = None
     prompts: set[int] = attrs.field(factory=set)  # the prompts whose tokens usage counts
+    model: str | None = None  # the served model the request was routed to
 
     def observe(self, event: Event, prompt: int = 0) -> None:
         """Note an engine event as it reaches the event loop; ``prompt`` says which of a
@@ -71,6 +73,7 @@ class RequestRecord:
     usage: Usage | None = None
     ttft_s: float | None = None
     tpot_s: float | None = None
+    model: str | None = None
 
 
 def build_record(
@@ -105,6 +108,7 @@ def build_record(
         usage=usage,
         ttft_s=ttft,
         tpot_s=tpot,
+        model=trace.model,
     )
 
 
@@ -131,6 +135,8 @@ def render_access_line(record: RequestRecord) -> str:
         f"path={_value(record.path)}",
         f"status={record.status}",
     ]
+    if record.model is not None:
+        fields.append(f"model={_value(record.model)}")
     if record.usage is not None:
         fields += [
             f"prompt_tokens={record.usage.prompt_tokens}",
@@ -146,19 +152,30 @@ def render_access_line(record: RequestRecord) -> str:
 
 
 class _EngineCollector(Collector):
-    """Gauges read when Prometheus scrapes, from the engine's last published snapshot."""
+    """Gauges read when Prometheus scrapes, from each engine's last published snapshot: the
+    server's totals, and per model (``model`` label) whether it is loaded and what it runs."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, models: ModelRegistry) -> None:
+        self._models = models
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        stats = self._engine.stats
+        statuses = self._models.statuses()
+        engines = self._models.engines()
+        stats = engines[0].stats if engines else EngineStats()  # MLX's memory is the process's
         gauges = (
-            ("mlxfn_requests_queued", "Requests waiting to join the running batch", stats.queued),
-            ("mlxfn_sequences_running", "Sequences in the running batch", stats.running),
+            (
+                "mlxfn_requests_queued",
+                "Requests waiting to join a running batch",
+                sum(s.queued for s in statuses),
+            ),
+            (
+                "mlxfn_sequences_running",
+                "Sequences in the running batches",
+                sum(s.running for s in statuses),
+            ),
             (
                 "mlxfn_mlx_active_memory_bytes",
-                "Memory MLX holds in live arrays: the model's weights and the KV caches",
+                "Memory MLX holds in live arrays: the models' weights and the KV caches",
                 stats.active_memory_bytes,
             ),
             (
@@ -178,14 +195,43 @@ class _EngineCollector(Collector):
             "mlxfn_prefill_tokens",
             "Prompt tokens the model computed (not those from the prefix cache; a prompt "
             "of n choices once, plus one token per further choice)",
-            value=stats.prefill_tokens,
+            value=sum(s.prefill_tokens for s in statuses),
         )
+        yield from _per_model(statuses)
+
+
+def _per_model(statuses: list[ModelStatus]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    families: list[tuple[str, str, type[GaugeMetricFamily | CounterMetricFamily]]] = [
+        ("mlxfn_model_loaded", "1 while the model is loaded, else 0", GaugeMetricFamily),
+        (
+            "mlxfn_model_weight_bytes",
+            "The model's weights in memory, once loaded",
+            GaugeMetricFamily,
+        ),
+        ("mlxfn_model_sequences_running", "The model's running sequences", GaugeMetricFamily),
+        ("mlxfn_model_requests_queued", "Requests waiting for the model", GaugeMetricFamily),
+        ("mlxfn_model_loads", "Times the model has been loaded", CounterMetricFamily),
+        ("mlxfn_model_prefill_tokens", "Prompt tokens the model computed", CounterMetricFamily),
+    ]
+    made = [kind(name, doc, labels=["model"]) for name, doc, kind in families]
+    for status in statuses:
+        values = (
+            int(status.state == "loaded"),
+            status.weight_bytes,
+            status.running,
+            status.queued,
+            status.loads,
+            status.prefill_tokens,
+        )
+        for family, value in zip(made, values, strict=True):
+            family.add_metric([status.id], value)
+    yield from made
 
 
 class Metrics:
     """The app's metrics, in a registry of its own (a process may run many apps, as tests do)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, models: ModelRegistry) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "mlxfn_requests",
@@ -222,12 +268,29 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_EngineCollector(engine))
+        self.model_tokens = Counter(
+            "mlxfn_model_tokens",
+            "Prompt and generated tokens of finished generations, by model",
+            ["model", "kind"],
+            registry=self.registry,
+        )
+        self.model_requests = Counter(
+            "mlxfn_model_requests",
+            "Requests routed to each model, by status",
+            ["model", "status"],
+            registry=self.registry,
+        )
+        self.registry.register(_EngineCollector(models))
 
     def record(self, record: RequestRecord) -> None:
         self.requests.labels(record.route, str(record.status)).inc()
+        if record.model is not None:
+            self.model_requests.labels(record.model, str(record.status)).inc()
         if record.usage is None:
             return
+        if record.model is not None:
+            self.model_tokens.labels(record.model, "prompt").inc(record.usage.prompt_tokens)
+            self.model_tokens.labels(record.model, "completion").inc(record.usage.completion_tokens)
         self.prompt_tokens.inc(record.usage.prompt_tokens)
         self.completion_tokens.inc(record.usage.completion_tokens)
         self.cached_tokens.inc(record.usage.cached_tokens)

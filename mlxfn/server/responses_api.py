@@ -41,7 +41,7 @@ from mlxfn.pipeline.markup import TextPiece
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.reading import OutputReader, OutputReading
 from mlxfn.server.handlers import _off_loop, _submit, collect_events
-from mlxfn.server.keys import ENGINE, MAILBOX, TRACE
+from mlxfn.server.keys import MAILBOX, TRACE
 from mlxfn.server.metrics import Trace
 from mlxfn.server.response_store import RESPONSE_STORE, ResponseStore, StoredResponse
 from mlxfn.server.responses import error_response, json_response
@@ -70,9 +70,7 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-async def create_response(request: web.Request) -> web.StreamResponse:
-    engine = request.app[ENGINE]
-    body = await request.read()
+async def create_response(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     parsed = await _off_loop(request, partial(parse_responses_request, body))
     # The store is read on the event loop, its only user; planning goes back off it.
     turn = parsed.bind(partial(_with_earlier, request.app[RESPONSE_STORE]))

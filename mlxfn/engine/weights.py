@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Final, Literal, cast, get_args
 
-WeightLayout = Literal["auto", "quantized", "float32"]
+WeightLayout = Literal["auto", "quantized", "float32", "native"]
 WEIGHT_LAYOUTS: Final = get_args(WeightLayout)
 # auto's float32 copy may take at most this share of physical memory
 _FLOAT32_SHARE: Final = 0.25
@@ -83,6 +83,12 @@ def apply_layout(model: Any, layout: WeightLayout) -> Any:
 
             model = dequantize_model(model)
             _half_to_float32(model)
+            return model
+        case "native":  # packed, float32 scales; few-row products through mlxfn's C kernel
+            _half_to_float32(model)
+            from mlxfn.engine.matvec import install_fast_products
+
+            install_fast_products(model)
             return model
         case "auto":
             chosen = choose_layout(

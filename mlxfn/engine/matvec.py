@@ -138,11 +138,12 @@ class Kernel:
 
 
 def threads_to_use() -> int:
-    """``$MLXFN_NATIVE_THREADS``, else the cores this process may run on (at most 8)."""
+    """``$MLXFN_NATIVE_THREADS`` (at most 8), else two where this process may run on two cores:
+    a product of one row takes tens of microseconds, too little to share among more."""
     given = os.environ.get(THREADS_ENV_VAR, "").strip()
     if given.isdigit() and int(given) > 0:
         return min(8, int(given))
-    return min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 @cache
@@ -169,28 +170,45 @@ def kernel() -> Kernel | None:
         return None
 
 
-def _product(layer: Any, x: Any) -> Any:
-    """x @ W.T for a quantized layer whose scales and biases are float32."""
+def kernel_rows(n: int) -> int:
+    """How many rows a product with a float32 copy at hand sends to the kernel instead of
+    sgemm (measured, BENCHMARKS.md): one, or up to 16 for a weight as tall as an LM head,
+    where OpenBLAS's sgemm of a few rows is slowest."""
+    return MAX_KERNEL_ROWS if n >= 16384 else 1
+
+
+def _kernel_product(x: Any, packed: tuple[Any, Any, Any], bits: int, most_rows: int) -> Any:
+    """x @ W.T through the kernel, or ``None`` where it does not take x."""
     import mlx.core as mx
     import numpy as np
 
-    weight, scales, biases = layer["weight"], layer["scales"], layer["biases"]
+    weight, scales, _ = packed
     n, k = weight.shape[0], scales.shape[-1] * _GROUP
     rows = x.size // k if x.ndim else 0
     found = kernel()
-    if found is not None and 1 <= rows <= MAX_KERNEL_ROWS and x.dtype == mx.float32:
-        flat = mx.contiguous(x.reshape(rows, k))
-        mx.eval(flat)
-        y = np.empty((rows, n), dtype=np.float32)
-        found.qmv(flat, (weight, scales, biases), y, bits=layer.bits)
-        return mx.array(y).reshape(*x.shape[:-1], n)
-    if rows > MAX_KERNEL_ROWS and x.dtype == mx.float32:  # prefill: dequantize, then sgemm
-        dense = mx.dequantize(weight, scales, biases, group_size=layer.group_size, bits=layer.bits)
+    if found is None or not 1 <= rows <= most_rows or x.dtype != mx.float32:
+        return None
+    flat = mx.contiguous(x.reshape(rows, k))
+    mx.eval(flat)
+    y = np.empty((rows, n), dtype=np.float32)
+    found.qmv(flat, packed, y, bits=bits)
+    return mx.array(y).reshape(*x.shape[:-1], n)
+
+
+def _product(layer: Any, x: Any) -> Any:
+    """x @ W.T for a quantized layer whose scales and biases are float32."""
+    import mlx.core as mx
+
+    packed = (layer["weight"], layer["scales"], layer["biases"])
+    if (y := _kernel_product(x, packed, layer.bits, MAX_KERNEL_ROWS)) is not None:
+        return y
+    if x.dtype == mx.float32 and x.size > MAX_KERNEL_ROWS * x.shape[-1]:
+        # prefill: dequantize, then sgemm (far faster than quantized_matmul for many rows)
+        dense = mx.dequantize(*packed, group_size=layer.group_size, bits=layer.bits)
         return x @ dense.T
     return mx.quantized_matmul(
-        x, weight, scales=scales, biases=biases, transpose=True,
-        group_size=layer.group_size, bits=layer.bits,
-    )  # fmt: skip
+        x, *packed, transpose=True, group_size=layer.group_size, bits=layer.bits
+    )
 
 
 def _nn() -> Any:
@@ -230,6 +248,8 @@ def install_fast_products(model: Any) -> int:
     import mlx.core as mx
 
     nn_ = _nn()
+    if not any(isinstance(m, nn_.QuantizedLinear) for _, m in model.named_modules()):
+        return 0
     if kernel() is None:
         return 0
     turned = 0
@@ -244,4 +264,82 @@ def install_fast_products(model: Any) -> int:
         module["biases"] = module["biases"].astype(mx.float32)
         turned += 1
     mx.eval(model.parameters())
+    return turned
+
+
+class Packed:
+    """A float32 layer's packed copy for the kernel: kept out of the module's parameters."""
+
+    def __init__(self, module: Any) -> None:
+        import mlx.core as mx
+
+        self.arrays = (
+            module["weight"],
+            module["scales"].astype(mx.float32),
+            module["biases"].astype(mx.float32),
+        )
+        self.bits: int = module.bits
+        self.rows = kernel_rows(module["weight"].shape[0])
+
+
+class FastLinear(_nn().Linear):  # type: ignore[misc]
+    """A float32 ``Linear`` that also holds its packed weight: one row goes to the kernel,
+    more to sgemm on the float32 weight."""
+
+    packed: Packed
+
+    def __call__(self, x: Any) -> Any:
+        packed = self.packed
+        if (y := _kernel_product(x, packed.arrays, packed.bits, packed.rows)) is None:
+            return super().__call__(x)
+        return y + self["bias"] if "bias" in self else y
+
+
+class FastEmbedding(_nn().Embedding):  # type: ignore[misc]
+    """A float32 ``Embedding`` whose ``as_linear`` (a tied LM head) takes the kernel for a few
+    rows."""
+
+    packed: Packed
+
+    def as_linear(self, x: Any) -> Any:
+        packed = self.packed
+        if (y := _kernel_product(x, packed.arrays, packed.bits, packed.rows)) is None:
+            return super().as_linear(x)
+        return y
+
+
+def packed_copies(model: Any) -> dict[str, Packed]:
+    """Each quantized layer the kernel takes, by name, as ``attach_packed_copies`` wants them;
+    none without a kernel (which is built here, first use, only if there are such layers)."""
+    import mlx.core as mx
+
+    nn_ = _nn()
+    quantized = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, (nn_.QuantizedLinear, nn_.QuantizedEmbedding)) and _takes(module)
+    }
+    if not quantized or kernel() is None:
+        return {}
+    copies = {name: Packed(module) for name, module in quantized.items()}
+    mx.eval([c.arrays for c in copies.values()])
+    return copies
+
+
+def attach_packed_copies(model: Any, copies: dict[str, Packed]) -> int:
+    """Give the float32 layers of ``model`` (unpacked from the quantized one ``copies`` came
+    from) their packed copies, turning them into ``FastLinear`` and ``FastEmbedding``."""
+    nn_ = _nn()
+    turned = 0
+    for name, module in model.named_modules():
+        if (packed := copies.get(name)) is None:
+            continue
+        if type(module) is nn_.Linear:
+            module.__class__ = FastLinear
+        elif type(module) is nn_.Embedding:
+            module.__class__ = FastEmbedding
+        else:
+            continue
+        object.__setattr__(module, "packed", packed)  # an attribute, not a parameter
+        turned += 1
     return turned

@@ -1,4 +1,4 @@
-"""Which layout a loaded model's weights take in memory: ``--weights quantized|float32|auto``.
+"""The layout of a model's weights in memory: ``--weights quantized|float32|native|auto``.
 
 Measured on the 2-core Linux box (BENCHMARKS.md, "Weight layouts"): SmolLM2-135M's Q4_1 file
 decodes at 11 tok/s with MLX's CPU quantized kernels and at 23 tok/s dequantized to float32,
@@ -8,6 +8,13 @@ every layer into float32, unless that would take more than a quarter of the mach
 in which case quantized layers stay quantized and only half-precision arrays (scales included)
 become float32. On a GPU, where half precision and quantized kernels are both fast, ``auto``
 keeps the model as stored.
+
+Products of one row (decode, one sequence) are the exception on a CPU: mlxfn's own C kernel
+(``engine/matvec.py``) multiplies one row by a packed 4- or 8-bit weight 2-10 times faster than
+either MLX path (BENCHMARKS.md, "A native quantized matvec"). So where it builds, ``auto``'s
+float32 layers also keep their packed weights (about a fifth more memory), for one-row
+products (up to 16 rows for an LM head), and a model too big to unpack keeps its packed layers
+with the kernel for a few rows. ``native`` is that last layout asked for by name.
 """
 
 from __future__ import annotations
@@ -73,17 +80,27 @@ def _half_to_float32(model: Any) -> None:
     model.update(tree_map(lambda a: a.astype(mx.float32) if a.dtype in half else a, params))
 
 
+def _unpack(model: Any, *, keep_copies: bool) -> Any:
+    """Every layer in float32; with ``keep_copies``, the quantized layers the native kernel
+    takes also keep their packed weights, for products of one row (``engine/matvec.py``)."""
+    from mlx_lm.utils import dequantize_model
+
+    from mlxfn.engine.matvec import attach_packed_copies, packed_copies
+
+    copies = packed_copies(model) if keep_copies else {}
+    model = dequantize_model(model)
+    _half_to_float32(model)
+    attach_packed_copies(model, copies)
+    return model
+
+
 def apply_layout(model: Any, layout: WeightLayout) -> Any:
     """The model with its weights in ``layout`` (the model may be changed in place)."""
     match layout:
         case "quantized":
             return model
         case "float32":
-            from mlx_lm.utils import dequantize_model
-
-            model = dequantize_model(model)
-            _half_to_float32(model)
-            return model
+            return _unpack(model, keep_copies=False)
         case "native":  # packed, float32 scales; few-row products through mlxfn's C kernel
             _half_to_float32(model)
             from mlxfn.engine.matvec import install_fast_products
@@ -94,7 +111,8 @@ def apply_layout(model: Any, layout: WeightLayout) -> Any:
             chosen = choose_layout(
                 on_cpu=_on_cpu(), float32_bytes=_float32_bytes(model), memory_bytes=_memory_bytes()
             )
-            if chosen == "auto":  # too big to unpack: keep it packed, at float32 precision
-                _half_to_float32(model)
-                return model
+            if chosen == "auto":  # too big to unpack: packed, at float32 precision (= native)
+                return apply_layout(model, "native")
+            if chosen == "float32":  # and one-row products through the kernel, where there is one
+                return _unpack(model, keep_copies=True)
             return apply_layout(model, chosen)

@@ -13,6 +13,8 @@ import pytest
 import mlxfn.engine  # noqa: F401  first: the fast BLAS precedes `import mlx`
 from mlxfn.engine import matvec
 
+tree_flatten = pytest.importorskip("mlx.utils").tree_flatten
+
 mx = pytest.importorskip("mlx.core")
 nn = pytest.importorskip("mlx.nn")
 np = pytest.importorskip("numpy")
@@ -171,3 +173,22 @@ def test_without_the_kernel_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         monkeypatch.delenv(matvec.ENV_VAR)
         matvec.kernel.cache_clear()
+
+
+@needs_kernel
+def test_auto_on_the_cpu_unpacks_and_keeps_packed_copies_for_one_row() -> None:
+    from mlxfn.engine.weights import apply_layout
+
+    reference = _tiny_llama(seed=5)
+    auto = apply_layout(_tiny_llama(seed=5), "auto")
+    layers = dict(auto.named_modules())
+    assert type(layers["model.layers.0.mlp.down_proj"]) is matvec.FastLinear
+    assert type(layers["model.embed_tokens"]) is matvec.FastEmbedding
+    dtypes = {v.dtype for _, v in tree_flatten(auto.parameters())}
+    assert dtypes == {mx.float32}  # the packed copies are no parameters
+    tokens = [5, 17, 42, 99, 7, 250, 3, 3, 64, 120]
+    for expected, actual in zip(
+        _logits(reference, tokens, 6), _logits(auto, tokens, 6), strict=True
+    ):
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+        assert (actual.argmax(-1) == expected.argmax(-1)).all()

@@ -1,6 +1,10 @@
 """Soak: many clients for minutes against one `python -m mlxfn`, with faults mixed in.
 
     python -m benchmarks.soak --model DIR --clients 16 --minutes 10
+    python -m benchmarks.soak --model A --model B --minutes 5 -- --models-memory 1
+
+With several ``--model`` folders each request names one of them at random, so a tight
+``--models-memory`` makes the server unload and reload models all through the run.
 
 Each client loops over a mix of requests: streams read to the end, non-streaming requests,
 streams dropped after their first chunk (a disconnect mid-generation), oversized bodies,
@@ -25,7 +29,7 @@ import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
@@ -57,6 +61,7 @@ class Target:
     url: str
     model: str
     headers: dict[str, str]
+    models: tuple[str, ...] = ()  # each request names one of these, when there are several
 
 
 def _chat(target: Target, content: str, **fields: object) -> dict[str, object]:
@@ -309,8 +314,9 @@ async def client(target: Target, tally: Tally, until: float, seed: int) -> None:
         while time.monotonic() < until:
             (kind,) = rng.choices(kinds, weights)
             tally.by_kind[kind.__name__] += 1
+            aimed = replace(target, model=rng.choice(target.models)) if target.models else target
             try:
-                await kind(session, target, tally)
+                await kind(session, aimed, tally)
             except TimeoutError:
                 tally.problem(kind.__name__, f"no answer within {REQUEST_TIMEOUT_S:.0f} s")
             except aiohttp.ClientError as exc:
@@ -323,6 +329,16 @@ async def sample_rss(pid: int, samples: list[str]) -> None:
         await asyncio.sleep(60)
         memory = read_memory(pid)
         samples.append(f"{memory.rss_mb:.0f}" if memory else "n/a")
+
+
+async def model_loads(url: str) -> str:
+    """How often each model was loaded, from ``/metrics``: reloads after eviction show here."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    prefix = "mlxfn_model_loads_total"
+    return " ".join(
+        line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)
+    )
 
 
 async def wait_ready(url: str) -> None:
@@ -344,12 +360,17 @@ async def soak(args: argparse.Namespace) -> int:
     key = "sk-soak"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "mlxfn", "--model", str(args.model), "--port", str(port)),
+        *("-m", "mlxfn", "--port", str(port)),
+        *(word for model in args.model for word in ("--model", str(model))),
         *("--api-key", key, "--log-level", "warning", *args.server_args),
         stdout=asyncio.subprocess.DEVNULL,
     )
+    ids = tuple(model.resolve().name for model in args.model)
     target = Target(
-        f"http://127.0.0.1:{port}", args.served_name, {"Authorization": f"Bearer {key}"}
+        f"http://127.0.0.1:{port}",
+        args.served_name,
+        {"Authorization": f"Bearer {key}"},
+        ids if len(ids) > 1 else (),
     )
     try:
         await wait_ready(target.url)
@@ -367,11 +388,15 @@ async def soak(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         await asyncio.sleep(2)  # let the engine settle before the last reading
         rss_end = read_memory(process.pid)
+        loads = await model_loads(target.url)
         alive = process.returncode is None
     finally:
         process.terminate()
         await process.wait()
-    print(f"{args.clients} clients for {elapsed / 60:.1f} min against {args.model}")
+    print(
+        f"{args.clients} clients for {elapsed / 60:.1f} min against "
+        f"{' '.join(map(str, args.model))} {' '.join(args.server_args)}"
+    )
     print(
         f"requests: {sum(tally.by_kind.values())}  "
         + ", ".join(f"{kind} {count}" for kind, count in sorted(tally.by_kind.items()))
@@ -388,13 +413,20 @@ async def soak(args: argparse.Namespace) -> int:
     print(f"server RSS each minute (MB): {' '.join(samples)}")
     for problem in tally.problems:
         print(f"  problem: {problem}")
+    print(f"model loads: {loads}")
     print(f"server still running at the end: {alive}")
     return 0 if server_errors == 0 and not tally.problems and alive else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, required=True, help="a local MLX model folder")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        required=True,
+        help="a local MLX model folder; repeat it to serve several, each request naming one",
+    )
     parser.add_argument(
         "--served-name", default=None, help="the model id to send (default: the folder name)"
     )
@@ -402,7 +434,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("server_args", nargs="*", help="extra flags for python -m mlxfn (after --)")
     args = parser.parse_args()
-    args.served_name = args.served_name or args.model.resolve().name
+    args.served_name = args.served_name or args.model[0].resolve().name
     return asyncio.run(soak(args))
 
 

@@ -13,12 +13,12 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
 
 import orjson
 from aiohttp import web
-from returns.io import IOFailure, IOResult, IOSuccess
-from returns.result import Failure, Success
+from returns.io import IOResult, IOSuccess
+from returns.methods import unwrap_or_failure
+from returns.result import Failure
 
 from mlxfn._version import __version__
 from mlxfn.cli.config import (
@@ -39,6 +39,7 @@ from mlxfn.cli.flags import (
 from mlxfn.cli.listen import check_listen, describe_listen_failure
 from mlxfn.cli.load_progress import load_progress, weights_bytes
 from mlxfn.domain.errors import Unavailable
+from mlxfn.effects import run_io
 from mlxfn.engine.gguf.convert import gguf_file_in, gguf_folder
 from mlxfn.engine.gguf.shipped import INSTALL_COMMAND, MISSING_DEFAULT, default_model_source
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
@@ -117,13 +118,9 @@ def start_model(spec: ModelSpec, config: EngineConfig, say: Callable[[str], None
     label = label if len(label) <= 24 else f"{label[:23]}…"
     with load_progress(label, weights_bytes(spec.source)):
         started = start_engine(spec, config)
-    match started:
-        case IOSuccess(Success(engine)):
-            return cast(Engine, engine)
-        case IOFailure(Failure(failed)):
-            return fail(describe_load_failure(failed))
-        case _:
-            raise AssertionError("unreachable")
+    return unwrap_or_failure(
+        run_io(started).alt(lambda failed: fail(describe_load_failure(failed)))
+    )
 
 
 # -- serve ------------------------------------------------------------------------------------
@@ -273,13 +270,10 @@ def _info_folder(source: str) -> Path | str:
     """A local folder, a GGUF file's converted folder, or a hub id's snapshot in the local
     cache; a reason when none of them."""
     if (gguf := gguf_file_in(source)) is not None:
-        match gguf_folder(gguf):
-            case IOSuccess(Success(converted)):
-                return cast(Path, converted)
-            case IOFailure(Failure(unsupported)):
-                return f"cannot read '{source}': {unsupported.reason} ({unsupported.hint})"
-            case _:
-                raise AssertionError("unreachable")
+        converted = run_io(gguf_folder(gguf)).alt(
+            lambda unsupported: f"cannot read '{source}': {unsupported.reason} ({unsupported.hint})"
+        )
+        return unwrap_or_failure(converted)
     folder = Path(source).expanduser()
     if folder.exists() or source.startswith(("/", ".", "~")) or source.count("/") != 1:
         return folder
@@ -305,13 +299,10 @@ def run_info(argv: Sequence[str], prog: str) -> int:
     folder = _info_folder(source)
     if isinstance(folder, str):
         return fail(folder)
-    match load_folder_facts(folder):
-        case IOSuccess(Success(facts)):
-            info = build_model_info(facts)
-        case IOFailure(Failure(reason)):
-            return fail(f"cannot read model folder '{folder}': {reason}")
-        case _:
-            raise AssertionError("unreachable")
+    facts = run_io(load_folder_facts(folder))
+    if isinstance(facts, Failure):
+        return fail(f"cannot read model folder '{folder}': {facts.failure()}")
+    info = build_model_info(facts.unwrap())
     if args.json:
         sys.stdout.buffer.write(
             orjson.dumps(render_model_info_json(info), option=orjson.OPT_INDENT_2)

@@ -238,12 +238,14 @@ def format_bytes(n: int) -> str:
     >>> format_bytes(593_251), format_bytes(512)
     ('579.3 KiB', '512 B')
     """
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+    if n < 1024:
+        return f"{n} B"
+    size, unit = n / 1024, "KiB"
+    for larger in ("MiB", "GiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.1f} {unit}"
 
 
 def _describe_quantization(q: Quantization) -> str:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import attrs
 from returns.pipeline import flow
 from returns.pointfree import bind
-from returns.result import Failure, Result, Success
+from returns.result import Failure, Result
 
 from mlxfn.domain.errors import ApiError, ContextLengthExceeded, EngineFailed
 from mlxfn.domain.events import Delta, Event, Failed, Finished
@@ -156,14 +156,11 @@ def stream_reply(engine: Engine, body: dict[str, Any], out: TextIO) -> str | Non
     def submit(plan: GenerationPlan) -> Result[Job, ApiError]:
         return run_io(engine.submit(plan, events.put))
 
-    match _plan_turn(engine, body).bind(submit):
-        case Success(job):
-            pass
-        case Failure(err):
-            _complain(out, describe_failure(err))
-            return None
-        case _:
-            raise AssertionError("unreachable")
+    submitted = _plan_turn(engine, body).bind(submit)
+    if isinstance(submitted, Failure):
+        _complain(out, describe_failure(submitted.failure()))
+        return None
+    job = submitted.unwrap()
     parts: list[str] = []
     try:
         while True:

@@ -235,7 +235,7 @@ class ModelRegistry:
             closed = self._closed
         if closed:  # the server began to shut down while this model loaded
             self.release(model.id)
-            self._stop(entry)
+            self._stop(entry, for_good=True)
             return Failure(Unavailable("the server is shutting down"))
         self._evict(keep=model.id, room=0)  # now that its real size is known
         return Success(engine)
@@ -264,13 +264,14 @@ class ModelRegistry:
             log.info("unloading model %s to make room", victim.model.id)
             self._stop(victim)
 
-    def _stop(self, entry: _Entry) -> None:
+    def _stop(self, entry: _Entry, *, for_good: bool = False) -> None:
         with self._lock:
             engine, entry.engine = entry.engine, None
             if engine is not None:
                 entry.prefill_done += engine.stats.prefill_tokens
         if engine is not None:
-            engine.close()
+            # An unloaded model's thread ends; at shutdown they park, as every engine's does.
+            engine.close(end_thread=not for_good)
 
     def expire_idle(self) -> list[str]:
         """Stop the engines idle for longer than the keep-alive time; the ids stopped."""
@@ -304,7 +305,7 @@ class ModelRegistry:
         with self._lock:
             self._closed = True
         for entry in self._entries.values():
-            self._stop(entry)
+            self._stop(entry, for_good=True)
 
     # -- what runs ------------------------------------------------------------------------
 

@@ -92,6 +92,7 @@ class Engine:
         self._ids = itertools.count(1)
         self._loaded: Future[IOResult[LoadedModel, ModelLoadFailed]] = Future()
         self._closing = False
+        self._end_thread = False
         self._stopped = threading.Event()
         self._stats = EngineStats()
         self._thread = threading.Thread(target=self._run, name="mlxfn-engine", daemon=True)
@@ -182,10 +183,14 @@ class Engine:
             self._inbox.put(Task(work, future))
         return IOSuccess(future)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop: running and queued requests get ``Failed``, later ones ``Unavailable``."""
+    def close(self, timeout: float = 10.0, *, end_thread: bool = False) -> None:
+        """Stop: running and queued requests get ``Failed``, later ones ``Unavailable``.
+        ``end_thread`` lets the thread end rather than park (below): for an engine stopped
+        while the process runs on, such as an unloaded model's."""
+        atexit.unregister(self.close)  # which held this engine, and so its model, alive
         with self._pending_lock:
             self._closing = True
+            self._end_thread = end_thread
             self._inbox.put(_STOP)
         if self._thread.is_alive():
             self._stopped.wait(timeout)
@@ -217,8 +222,10 @@ class Engine:
         # Park instead of returning: a thread that ran MLX work and then ends can make the
         # process abort at exit ("terminate called without an active exception") when MLX's
         # thread-local state is torn down while the interpreter exits. A parked daemon thread
-        # is never torn down, so the process exits cleanly.
-        threading.Event().wait()
+        # is never torn down, so the process exits cleanly. One that ends long before the
+        # exit is fine, and frees its stack and heap arena.
+        if not self._end_thread:
+            threading.Event().wait()
 
     def _measure(self, loaded: LoadedModel) -> LoadedModel:
         """Settle what admission needs, before the first request can arrive."""

@@ -29,7 +29,7 @@ from mlxfn.engine.task import TaskNotRun
 from mlxfn.engine.thread import Engine
 from mlxfn.pipeline.chat import check_model
 from mlxfn.pipeline.embeddings import plan_embeddings
-from mlxfn.server.handlers import _off_loop
+from mlxfn.server.generation import off_loop
 from mlxfn.server.keys import IN_FLIGHT
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.wire.embeddings import check_dimensions, parse_embeddings_request, render_embeddings
@@ -42,7 +42,7 @@ Planned = tuple[EmbeddingsRequest, tuple[tuple[int, ...], ...]]
 async def create_embeddings(
     request: web.Request, engine: Engine, body: bytes
 ) -> web.StreamResponse:
-    planned = await _off_loop(request, partial(_plan, body, engine))
+    planned = await off_loop(request, partial(_plan, body, engine))
     if isinstance(planned, Failure):
         return error_response(planned.failure())
     asked, inputs = planned.unwrap()

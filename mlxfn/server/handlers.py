@@ -8,7 +8,6 @@ engine job per prompt, with SSE in ``text_streaming.py``.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -18,19 +17,18 @@ from typing import TypeVar
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from returns.methods import unwrap_or_failure
-from returns.result import Failure, Result, Success
+from returns.result import Result
 
 from mlxfn._version import __version__
 from mlxfn.domain.errors import ApiError
-from mlxfn.domain.events import Completion, Event, Failed, Finished, ResponseMeta
+from mlxfn.domain.events import Completion, ResponseMeta
 from mlxfn.domain.request import (
     ChatRequest,
     CompletionRequest,
     DetokenizeRequest,
     TokenizeRequest,
 )
-from mlxfn.effects import run_io
-from mlxfn.engine.thread import Engine, Job
+from mlxfn.engine.thread import Engine
 from mlxfn.pipeline.chat import check_model, plan_chat
 from mlxfn.pipeline.completion import assemble_choices, read_completion
 from mlxfn.pipeline.plan import GenerationPlan
@@ -40,12 +38,10 @@ from mlxfn.pipeline.text_completion import (
     build_text_choices,
     decode_tokens,
     plan_text_completion,
-    renumber,
     total_usage,
 )
-from mlxfn.server.keys import CONFIG, DRAINING, MAILBOX, METRICS, MODELS, TOKENIZER_POOL, TRACE
-from mlxfn.server.mailbox import Mailbox
-from mlxfn.server.metrics import Trace
+from mlxfn.server.generation import Events, collect_events, generate, off_loop
+from mlxfn.server.keys import CONFIG, DRAINING, METRICS, MODELS
 from mlxfn.server.openapi import encode_openapi
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_chat
@@ -67,33 +63,26 @@ _R = TypeVar("_R")
 _P = TypeVar("_P")
 
 
-async def _off_loop(request: web.Request, work: Callable[[], _T]) -> _T:
-    """Run tokenizer work on the tokenizer thread so the event loop stays free."""
-    return await asyncio.get_running_loop().run_in_executor(request.app[TOKENIZER_POOL], work)
-
-
 def _answer(result: Result[web.Response, ApiError]) -> web.Response:
     return unwrap_or_failure(result.alt(error_response))
 
 
+_Chat = tuple[ChatRequest, GenerationPlan]
+_Text = tuple[CompletionRequest, TextCompletionPlan]
+
+
 async def chat_completions(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
-    loaded = engine.loaded
-    planned = await _off_loop(request, partial(_plan, body, engine))
-    match planned:
-        case Success((chat, plan)):
-            return await _generate(request, engine, chat, plan, loaded.name)
-        case Failure(err):
-            return error_response(err)
-        case _:
-            raise AssertionError("unreachable")
+    planned = await off_loop(request, partial(_plan, body, engine))
+    model = engine.loaded.name
+    return await generate(request, engine, planned, partial(_answer_chat, request, model))
 
 
-def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
+def _plan(body: bytes, engine: Engine) -> Result[tuple[_Chat, tuple[GenerationPlan]], ApiError]:
     loaded = engine.loaded
     return _paired(
         parse_chat_request(body),
         lambda chat: plan_chat(chat, loaded.tokenizer, engine.limits, loaded.name),
-    )
+    ).map(lambda pair: (pair, (pair[1],)))
 
 
 def _paired(
@@ -103,150 +92,65 @@ def _paired(
     return parsed.bind(lambda request: plan(request).map(lambda planned: (request, planned)))
 
 
-def _submit(
-    engine: Engine, plan: GenerationPlan, trace: Trace, mailbox: Mailbox
-) -> tuple[Result[Job, ApiError], asyncio.Queue[Event]]:
-    events: asyncio.Queue[Event] = asyncio.Queue()
-    return _submit_into(engine, plan, events, trace=trace, mailbox=mailbox), events
-
-
-def _submit_into(
-    engine: Engine,
-    plan: GenerationPlan,
-    events: asyncio.Queue[Event],
-    *,
-    trace: Trace,
-    mailbox: Mailbox,
-    prompt: int = 0,
-) -> Result[Job, ApiError]:
-    """Submit one plan whose events go to ``events``; as a completions request's prompt
-    ``prompt``, its choices are renumbered after those of the prompts before it."""
-    first = prompt * plan.n
-
-    def deliver(event: Event) -> None:  # on the event loop: the trace times every event
-        trace.observe(event, prompt)
-        events.put_nowait(renumber(event, first) if first else event)
-
-    def sink(event: Event) -> None:  # called on the engine thread
-        mailbox.post(deliver, event)
-
-    return run_io(engine.submit(plan, sink))
-
-
-async def _generate(
-    request: web.Request, engine: Engine, chat: ChatRequest, plan: GenerationPlan, model: str
+async def _answer_chat(
+    request: web.Request, model: str, planned: _Chat, events: Events
 ) -> web.StreamResponse:
-    submitted, events = _submit(engine, plan, request.get(TRACE) or Trace(), request.app[MAILBOX])
-    match submitted:
-        case Success(job):
-            pass
-        case Failure(err):
-            return error_response(err)
-        case _:
-            raise AssertionError("unreachable")
+    chat, plan = planned
     meta = ResponseMeta(id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
     field = request.app[CONFIG].reasoning_field
     with_logprobs = plan.top_logprobs is not None
-    try:
-        if chat.stream:
-            stream_meta = StreamMeta(meta, chat.include_usage, field, with_logprobs)
-            return await stream_chat(request, stream_meta, events, plan.n, plan.reading)
-        read = partial(read_completion, reading=plan.reading)
-        collected = await collect_events(events, plan.n)
-        return _answer(
-            assemble_choices(meta, collected, plan.n, with_logprobs=with_logprobs).map(
-                lambda choices: json_response(
-                    render_completions(tuple(read(c) for c in choices), field)
-                )
+    if chat.stream:
+        stream_meta = StreamMeta(meta, chat.include_usage, field, with_logprobs)
+        return await stream_chat(request, stream_meta, events, plan.n, plan.reading)
+    read = partial(read_completion, reading=plan.reading)
+    collected = await collect_events(events, plan.n)
+    return _answer(
+        assemble_choices(meta, collected, plan.n, with_logprobs=with_logprobs).map(
+            lambda choices: json_response(
+                render_completions(tuple(read(c) for c in choices), field)
             )
         )
-    finally:
-        job.cancel()  # a no-op once finished; frees the slots of all n if the client went away
+    )
 
 
 async def text_completions(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
-    """The legacy ``POST /v1/completions``: text in, text out, no chat template."""
-    planned = await _off_loop(request, partial(_plan_text, body, engine))
-    match planned:
-        case Success((completion, plan)):
-            return await _generate_text(request, engine, completion, plan)
-        case Failure(err):
-            return error_response(err)
-        case _:
-            raise AssertionError("unreachable")
+    """The legacy ``POST /v1/completions``: text in, text out, no chat template; one engine job
+    per prompt."""
+    planned = await off_loop(request, partial(_plan_text, body, engine))
+    model = engine.loaded.name
+    return await generate(request, engine, planned, partial(_answer_text, request, model))
 
 
 def _plan_text(
     body: bytes, engine: Engine
-) -> Result[tuple[CompletionRequest, TextCompletionPlan], ApiError]:
+) -> Result[tuple[_Text, tuple[GenerationPlan, ...]], ApiError]:
     loaded = engine.loaded
     return _paired(
         parse_completion_request(body),
         lambda completion: plan_text_completion(
             completion, loaded.tokenizer, engine.limits, loaded.name
         ),
-    )
+    ).map(lambda pair: (pair, pair[1].plans))
 
 
-def _submit_prompts(
-    engine: Engine,
-    plan: TextCompletionPlan,
-    events: asyncio.Queue[Event],
-    trace: Trace,
-    mailbox: Mailbox,
-) -> Result[list[Job], ApiError]:
-    """One job per prompt; if one is refused, those already queued are cancelled."""
-    jobs: list[Job] = []
-    for prompt, prompt_plan in enumerate(plan.plans):
-        match _submit_into(
-            engine, prompt_plan, events, trace=trace, mailbox=mailbox, prompt=prompt
-        ):
-            case Success(job):
-                jobs.append(job)
-            case Failure(err):
-                for job in jobs:
-                    job.cancel()
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success(jobs)
-
-
-async def _generate_text(
-    request: web.Request,
-    engine: Engine,
-    completion: CompletionRequest,
-    plan: TextCompletionPlan,
+async def _answer_text(
+    request: web.Request, model: str, planned: _Text, events: Events
 ) -> web.StreamResponse:
-    events: asyncio.Queue[Event] = asyncio.Queue()
-    trace = request.get(TRACE) or Trace()
-    submitted = _submit_prompts(engine, plan, events, trace, request.app[MAILBOX])
-    match submitted:
-        case Success(jobs):
-            pass
-        case Failure(err):
-            return error_response(err)
-        case _:
-            raise AssertionError("unreachable")
-    model = engine.loaded.name
+    completion, plan = planned
     meta = ResponseMeta(id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model)
     with_logprobs = completion.logprobs is not None
-    try:
-        if completion.stream:
-            return await stream_text_completion(
-                request,
-                meta,
-                events,
-                plan,
-                include_usage=completion.include_usage,
-                with_logprobs=with_logprobs,
-            )
-        collected = await collect_events(events, plan.choices)
-        assembled = assemble_choices(meta, collected, plan.choices, with_logprobs=with_logprobs)
-        return _answer(assembled.map(partial(_render_text, meta, plan)))
-    finally:
-        for job in jobs:  # a no-op once finished; frees every prompt's slots if the client left
-            job.cancel()
+    if completion.stream:
+        return await stream_text_completion(
+            request,
+            meta,
+            events,
+            plan,
+            include_usage=completion.include_usage,
+            with_logprobs=with_logprobs,
+        )
+    collected = await collect_events(events, plan.choices)
+    assembled = assemble_choices(meta, collected, plan.choices, with_logprobs=with_logprobs)
+    return _answer(assembled.map(partial(_render_text, meta, plan)))
 
 
 def _render_text(
@@ -254,18 +158,6 @@ def _render_text(
 ) -> web.Response:
     usage = total_usage([(choice.index, choice.usage) for choice in choices], plan.n)
     return json_response(render_text_completion(meta, build_text_choices(choices, plan), usage))
-
-
-async def collect_events(events: asyncio.Queue[Event], n: int) -> list[Event]:
-    """The events of ``n`` choices, up to the last one's ``Finished`` or the first failure."""
-    collected: list[Event] = []
-    finished = 0
-    while True:
-        event = await events.get()
-        collected.append(event)
-        finished += isinstance(event, Finished)
-        if isinstance(event, Failed) or finished == n:
-            return collected
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -307,12 +199,12 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def tokenize(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
     """``/v1/tokenize`` and vLLM's ``/tokenize``: one parser, one answer shape."""
-    counted = await _off_loop(request, partial(_count, body, engine))
+    counted = await off_loop(request, partial(_count, body, engine))
     return _answer(counted.map(json_response))
 
 
 async def detokenize(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
-    decoded = await _off_loop(request, partial(_decode_tokens, body, engine))
+    decoded = await off_loop(request, partial(_decode_tokens, body, engine))
     return _answer(decoded.map(json_response))
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
+from typing import assert_never
 
 import orjson
 from aiohttp import web
 from returns.methods import unwrap_or_failure
-from returns.result import Failure, Result, Success
+from returns.result import Result
 
 from mlxfn.domain.errors import ApiError
 from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, ResponseMeta
@@ -37,9 +38,7 @@ from mlxfn.pipeline.markup import TextPiece
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.prompt import build_prompt
 from mlxfn.pipeline.reading import OutputReader
-from mlxfn.server.handlers import _off_loop, _submit, collect_events
-from mlxfn.server.keys import MAILBOX, TRACE
-from mlxfn.server.metrics import Trace
+from mlxfn.server.generation import Events, collect_events, generate, off_loop
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_events
 from mlxfn.wire.messages_api_render import (
@@ -63,17 +62,14 @@ def _new_id() -> str:
 
 
 async def create_message(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
-    planned = await _off_loop(request, partial(_plan, body, engine))
-    match planned:
-        case Success((chat, plan)):
-            return await _generate(request, engine, chat, plan)
-        case Failure(err):
-            return error_response(err, request.path)
-        case _:
-            raise AssertionError("unreachable")
+    planned = await off_loop(request, partial(_plan, body, engine))
+    model = engine.loaded.name
+    return await generate(request, engine, planned, partial(_answer_message, request, model))
 
 
-def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
+def _plan(
+    body: bytes, engine: Engine
+) -> Result[tuple[tuple[ChatRequest, GenerationPlan], tuple[GenerationPlan]], ApiError]:
     loaded = engine.loaded
 
     def plan_of(chat: ChatRequest) -> Result[tuple[ChatRequest, GenerationPlan], ApiError]:
@@ -81,37 +77,26 @@ def _plan(body: bytes, engine: Engine) -> Result[tuple[ChatRequest, GenerationPl
             lambda plan: (chat, plan)
         )
 
-    return parse_messages_request(body).bind(plan_of).alt(messages_param)
+    planned = parse_messages_request(body).bind(plan_of).alt(messages_param)
+    return planned.map(lambda pair: (pair, (pair[1],)))
 
 
 def _stop_sequences(chat: ChatRequest) -> tuple[str, ...]:
     return () if chat.stop is None else chat.stop.sequences
 
 
-async def _generate(
-    request: web.Request, engine: Engine, chat: ChatRequest, plan: GenerationPlan
+async def _answer_message(
+    request: web.Request, model: str, planned: tuple[ChatRequest, GenerationPlan], events: Events
 ) -> web.StreamResponse:
-    trace = request.get(TRACE) or Trace()
-    submitted, events = _submit(engine, plan, trace, request.app[MAILBOX])
-    match submitted:
-        case Success(job):
-            pass
-        case Failure(err):
-            return error_response(err, request.path)
-        case _:
-            raise AssertionError("unreachable")
-    message_id, model = _new_id(), engine.loaded.name
-    try:
-        if chat.stream:
-            writer = MessageEvents(message_id, model, plan, _stop_sequences(chat))
-            return await stream_events(request, writer.opening(), events, writer)
-        collected = await collect_events(events, 1)
-        return _answer(
-            _whole_message(message_id, model, plan, _stop_sequences(chat), collected),
-            request.path,
-        )
-    finally:
-        job.cancel()  # a no-op once finished; frees the slot if the client went away
+    chat, plan = planned
+    message_id = _new_id()
+    if chat.stream:
+        writer = MessageEvents(message_id, model, plan, _stop_sequences(chat))
+        return await stream_events(request, writer.opening(), events, writer)
+    collected = await collect_events(events, 1)
+    return _answer(
+        _whole_message(message_id, model, plan, _stop_sequences(chat), collected), request.path
+    )
 
 
 def _whole_message(
@@ -139,7 +124,7 @@ def _answer(result: Result[JSON, ApiError], path: str) -> web.Response:
 
 
 async def count_tokens(request: web.Request, engine: Engine, body: bytes) -> web.Response:
-    counted = await _off_loop(request, partial(_count, body, engine))
+    counted = await off_loop(request, partial(_count, body, engine))
     return _answer(counted, request.path)
 
 
@@ -215,7 +200,7 @@ class MessageEvents:
                 self.done = True
                 return encode_stream_event(render_messages_error(error))
             case _:
-                raise AssertionError("unreachable")
+                assert_never(event)
 
     def _pieces(self, pieces: list[TextPiece | ToolCall]) -> bytes:
         frames = b""

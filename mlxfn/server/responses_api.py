@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 import uuid
 from functools import partial
-from typing import Any
+from typing import Any, assert_never
 
 import attrs
 from aiohttp import web
 from returns.methods import unwrap_or_failure
-from returns.result import Failure, Result, Success
+from returns.result import Result, Success
 
 from mlxfn.domain.errors import ApiError
 from mlxfn.domain.events import Completion, Delta, Event, Failed, Finished, ResponseMeta, Usage
@@ -40,9 +40,7 @@ from mlxfn.pipeline.completion import assemble_completion, read_completion
 from mlxfn.pipeline.markup import TextPiece
 from mlxfn.pipeline.plan import GenerationPlan
 from mlxfn.pipeline.reading import OutputReader, OutputReading
-from mlxfn.server.handlers import _off_loop, _submit, collect_events
-from mlxfn.server.keys import MAILBOX, TRACE
-from mlxfn.server.metrics import Trace
+from mlxfn.server.generation import Events, collect_events, generate, off_loop
 from mlxfn.server.response_store import RESPONSE_STORE, ResponseStore, StoredResponse
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_events
@@ -71,17 +69,12 @@ def _new_id(prefix: str) -> str:
 
 
 async def create_response(request: web.Request, engine: Engine, body: bytes) -> web.StreamResponse:
-    parsed = await _off_loop(request, partial(parse_responses_request, body))
+    parsed = await off_loop(request, partial(parse_responses_request, body))
     # The store is read on the event loop, its only user; planning goes back off it.
     turn = parsed.bind(partial(_with_earlier, request.app[RESPONSE_STORE]))
-    planned = await _off_loop(request, partial(_plan, turn, engine))
-    match planned:
-        case Success(((responses, earlier), plan)):
-            return await _generate(request, engine, responses, earlier, plan)
-        case Failure(err):
-            return error_response(err)
-        case _:
-            raise AssertionError("unreachable")
+    planned = await off_loop(request, partial(_plan, turn, engine))
+    model = engine.loaded.name
+    return await generate(request, engine, planned, partial(_answer_response, request, model))
 
 
 def _with_earlier(store: ResponseStore, responses: ResponsesRequest) -> Result[_Turn, ApiError]:
@@ -95,7 +88,7 @@ def _with_earlier(store: ResponseStore, responses: ResponsesRequest) -> Result[_
 
 def _plan(
     turn: Result[_Turn, ApiError], engine: Engine
-) -> Result[tuple[_Turn, GenerationPlan], ApiError]:
+) -> Result[tuple[tuple[_Turn, GenerationPlan], tuple[GenerationPlan]], ApiError]:
     loaded = engine.loaded
 
     def plan_of(pair: _Turn) -> Result[tuple[_Turn, GenerationPlan], ApiError]:
@@ -107,57 +100,33 @@ def _plan(
             .map(lambda plan: (pair, plan))
         )
 
-    return turn.bind(plan_of)
+    return turn.bind(plan_of).map(lambda planned: (planned, (planned[1],)))
 
 
-async def _generate(
-    request: web.Request,
-    engine: Engine,
-    responses: ResponsesRequest,
-    earlier: tuple[Message, ...],
-    plan: GenerationPlan,
+async def _answer_response(
+    request: web.Request, model: str, planned: tuple[_Turn, GenerationPlan], events: Events
 ) -> web.StreamResponse:
-    trace = request.get(TRACE) or Trace()
-    submitted, events = _submit(engine, plan, trace, request.app[MAILBOX])
-    match submitted:
-        case Success(job):
-            pass
-        case Failure(err):
-            return error_response(err)
-        case _:
-            raise AssertionError("unreachable")
-    identity = ResponseIdentity(
-        id=_new_id("resp"), created_at=int(time.time()), model=engine.loaded.name
-    )
+    (responses, earlier), plan = planned
+    identity = ResponseIdentity(id=_new_id("resp"), created_at=int(time.time()), model=model)
     store = request.app[RESPONSE_STORE]
-    try:
-        if responses.stream:
-            writer = ResponseEvents(identity, responses, plan.reading)
-            streamed = await stream_events(request, writer.opening(), events, writer)
-            if writer.final is not None:
-                _keep(store, responses, earlier, writer.items, writer.final)
-            return streamed
-        collected = await collect_events(events, 1)
-        meta = ResponseMeta(id=identity.id, created=identity.created_at, model=identity.model)
-        match assemble_completion(meta, collected):
-            case Success(completion):
-                read = read_completion(completion, plan.reading)
-                items = output_items(read, responses.namespaces)
-                body = render_response(
-                    identity,
-                    responses,
-                    status=status_of(read.finish_reason),
-                    output=items,
-                    usage=read.usage,
-                )
-                _keep(store, responses, earlier, items, body)
-                return json_response(body)
-            case Failure(err):
-                return error_response(err)
-            case _:
-                raise AssertionError("unreachable")
-    finally:
-        job.cancel()  # a no-op once finished; frees the slot if the client went away
+    if responses.stream:
+        writer = ResponseEvents(identity, responses, plan.reading)
+        streamed = await stream_events(request, writer.opening(), events, writer)
+        if writer.final is not None:
+            _keep(store, responses, earlier, writer.items, writer.final)
+        return streamed
+    collected = await collect_events(events, 1)
+    meta = ResponseMeta(id=identity.id, created=identity.created_at, model=identity.model)
+
+    def answer(completion: Completion) -> web.Response:
+        read = read_completion(completion, plan.reading)
+        items = output_items(read, responses.namespaces)
+        status = status_of(read.finish_reason)
+        body = render_response(identity, responses, status=status, output=items, usage=read.usage)
+        _keep(store, responses, earlier, items, body)
+        return json_response(body)
+
+    return unwrap_or_failure(assemble_completion(meta, collected).map(answer).alt(error_response))
 
 
 def output_items(
@@ -256,7 +225,7 @@ class ResponseEvents:
                 failed = self._response("failed", error=error)
                 return self._event("response.failed", response=failed)
             case _:
-                raise AssertionError("unreachable")
+                assert_never(event)
 
     def _pieces(self, pieces: list[TextPiece | ToolCall]) -> bytes:
         frames = b""

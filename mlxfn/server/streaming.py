@@ -11,7 +11,7 @@ and tool calls get their own deltas.
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from aiohttp import web
 
@@ -142,7 +142,7 @@ class _PieceChunks:
                 self.calls += 1
                 return render_tool_call_chunks(self.meta, self.calls - 1, piece, self.index)
             case _:
-                raise AssertionError("unreachable")
+                assert_never(piece)
 
 
 class _ChunkWriter:
@@ -178,4 +178,4 @@ class _ChunkWriter:
                 self.done = True
                 return encode_event(render_error(error))
             case _:
-                raise AssertionError("unreachable")
+                assert_never(event)

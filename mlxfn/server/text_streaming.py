@@ -8,6 +8,7 @@ their tokens; their ``text_offset`` counts from the start of the choice's text, 
 from __future__ import annotations
 
 import asyncio
+from typing import assert_never
 
 from aiohttp import web
 
@@ -89,4 +90,4 @@ class _TextChunkWriter:
                 self.done = True
                 return encode_event(render_error(error))
             case _:
-                raise AssertionError("unreachable")
+                assert_never(event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,15 @@ import aiohttp
 import anthropic
 import openai
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from returns.io import IOResult
 
+from mlxfn.engine.config import EngineConfig
+from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
+from mlxfn.engine.registry import ModelRegistry, ServedModel, Starter
+from mlxfn.engine.thread import Engine, start_engine
+from mlxfn.server.app import make_app
 from mlxfn.tiny_model import build_tiny_adapter, build_tiny_model
 from tests.conftest import ServerProcess, StartServer
 
@@ -206,3 +215,48 @@ def test_preload_loads_every_model_at_start(
     )
     assert {s["state"] for s in _states(server.url).values()} == {"loaded"}
     assert list(_states(server.url)) == ["small", "other"]  # the folders' names
+
+
+def _slow_start(seconds: float) -> Starter:
+    """The real loader, after a wait: a load as slow as a large model's."""
+
+    def start(spec: ModelSpec, config: EngineConfig) -> IOResult[Engine, ModelLoadFailed]:
+        time.sleep(seconds)
+        return start_engine(spec, config)
+
+    return start
+
+
+async def test_a_slow_load_blocks_neither_the_event_loop_nor_another_models_stream(
+    aiohttp_client: Callable[
+        [web.Application], Awaitable[TestClient[web.Request, web.Application]]
+    ],
+    model_dirs: dict[str, Path],
+) -> None:
+    specs = [ModelSpec(source=str(model_dirs[m]), served_name=m) for m in ("small", "other")]
+    served = [ServedModel(id=s.served_name or "", spec=s, config=EngineConfig()) for s in specs]
+    models = ModelRegistry(served, starter=_slow_start(2.0))
+    client = await aiohttp_client(make_app(models))
+    try:
+        body = {"messages": QUESTION, "temperature": 0, "max_tokens": 4}
+        first = await client.post("/v1/chat/completions", json={**body, "model": "small"})
+        assert first.status == 200  # loaded (slowly) on first use
+        loading = asyncio.create_task(
+            client.post("/v1/chat/completions", json={**body, "model": "other"})
+        )
+        await asyncio.sleep(0.3)
+        assert models.status("other").state == "loading"
+        started = time.monotonic()
+        health = await client.get("/health")
+        streamed = await client.post(
+            "/v1/chat/completions", json={**body, "model": "small", "stream": True}
+        )
+        chunks = (await streamed.read()).count(b"data: {")
+        answered = time.monotonic() - started
+        assert health.status == 200
+        assert chunks > 1
+        assert models.status("other").state == "loading"  # still: both answered meanwhile
+        assert answered < 1.5
+        assert (await loading).status == 200
+    finally:
+        await asyncio.to_thread(models.close)

@@ -138,12 +138,13 @@ class Kernel:
 
 
 def threads_to_use() -> int:
-    """``$MLXFN_NATIVE_THREADS`` (at most 8), else two where this process may run on two cores:
-    a product of one row takes tens of microseconds, too little to share among more."""
+    """``$MLXFN_NATIVE_THREADS`` (at most 8), else one: measured on the shared 2-core box
+    (BENCHMARKS.md), a second thread halves the LM head's time when the machine is idle but
+    doubles a decode step's when other processes want the cores."""
     given = os.environ.get(THREADS_ENV_VAR, "").strip()
     if given.isdigit() and int(given) > 0:
         return min(8, int(given))
-    return min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return 1
 
 
 @cache

@@ -14,7 +14,8 @@ Products of one row (decode, one sequence) are the exception on a CPU: mlxfn's o
 either MLX path (BENCHMARKS.md, "A native quantized matvec"). So where it builds, ``auto``'s
 float32 layers also keep their packed weights (about a fifth more memory), for one-row
 products (up to 16 rows for an LM head), and a model too big to unpack keeps its packed layers
-with the kernel for a few rows. ``native`` is that last layout asked for by name.
+with the kernel for a few rows. ``native`` is that last layout asked for by name. Either way a
+Llama layer then decodes one row with its norms and MLP in numpy (``engine/decode_block.py``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def _unpack(model: Any, *, keep_copies: bool) -> Any:
     copies = packed_copies(model) if keep_copies else {}
     model = dequantize_model(model)
     _half_to_float32(model)
-    attach_packed_copies(model, copies)
+    if attach_packed_copies(model, copies):
+        from mlxfn.engine.decode_block import install_fast_blocks
+
+        install_fast_blocks(model)
     return model
 
 
@@ -103,9 +107,11 @@ def apply_layout(model: Any, layout: WeightLayout) -> Any:
             return _unpack(model, keep_copies=False)
         case "native":  # packed, float32 scales; few-row products through mlxfn's C kernel
             _half_to_float32(model)
+            from mlxfn.engine.decode_block import install_fast_blocks
             from mlxfn.engine.matvec import install_fast_products
 
-            install_fast_products(model)
+            if install_fast_products(model):
+                install_fast_blocks(model)
             return model
         case "auto":
             chosen = choose_layout(

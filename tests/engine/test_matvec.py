@@ -192,3 +192,21 @@ def test_auto_on_the_cpu_unpacks_and_keeps_packed_copies_for_one_row() -> None:
     ):
         np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
         assert (actual.argmax(-1) == expected.argmax(-1)).all()
+
+
+@needs_kernel
+@pytest.mark.parametrize("layout", ["auto", "native"])
+def test_fast_blocks_give_the_same_logits(layout: str) -> None:
+    from mlxfn.engine.decode_block import FastBlock, install_fast_blocks
+    from mlxfn.engine.weights import apply_layout
+
+    reference = _tiny_llama(seed=6)
+    fast = apply_layout(_tiny_llama(seed=6), layout)  # type: ignore[arg-type]
+    assert install_fast_blocks(fast) == 0  # the layout has turned them already
+    assert sum(isinstance(m, FastBlock) for _, m in fast.named_modules()) == 2
+    tokens = [5, 17, 42, 99, 7, 250, 3, 3, 64, 120]
+    for expected, actual in zip(
+        _logits(reference, tokens, 6), _logits(fast, tokens, 6), strict=True
+    ):
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+        assert (actual.argmax(-1) == expected.argmax(-1)).all()

@@ -148,6 +148,11 @@ class ModelRegistry:
     def default_id(self) -> str:
         return self.ids[0]
 
+    @property
+    def default_config(self) -> EngineConfig:
+        """The first model's engine configuration, with the aliases."""
+        return self._entries[self.default_id].model.config
+
     def resolve(self, model_id: str | None) -> Result[str, ApiError]:
         """The served id a request's ``model`` names: an id, an alias of the first model, any
         name where ``*`` is an alias; no model at all means the first."""

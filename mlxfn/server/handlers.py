@@ -43,6 +43,7 @@ from mlxfn.pipeline.text_completion import (
 from mlxfn.server.generation import Events, collect_events, generate, off_loop
 from mlxfn.server.keys import CONFIG, DRAINING, METRICS, MODELS
 from mlxfn.server.openapi import encode_openapi
+from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.server.responses import error_response, json_response
 from mlxfn.server.streaming import stream_chat
 from mlxfn.server.text_streaming import stream_text_completion
@@ -193,7 +194,15 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    body = encode_openapi(request.app[MODELS].default_id)
+    """The document of this server: its models, reasoning field, keys and caps."""
+    models, config = request.app[MODELS], request.app[CONFIG]
+    facts = OpenApiFacts.of(
+        models.ids,
+        models.default_config,
+        reasoning_field=config.reasoning_field,
+        authenticated=bool(config.api_keys),
+    )
+    body = encode_openapi(facts)
     return web.Response(body=body, content_type="application/json")
 
 

@@ -18,11 +18,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from returns.io import IOResult
 
+from mlxfn.effects import run_io
 from mlxfn.engine.config import EngineConfig
 from mlxfn.engine.loader import ModelLoadFailed, ModelSpec
 from mlxfn.engine.registry import ModelRegistry, ServedModel, Starter
 from mlxfn.engine.thread import Engine, start_engine
+from mlxfn.notebook import chat
 from mlxfn.server.app import make_app
+from mlxfn.server.background import serve_in_background
 from mlxfn.tiny_model import build_tiny_adapter, build_tiny_model
 from tests.conftest import ServerProcess, StartServer
 
@@ -260,3 +263,17 @@ async def test_a_slow_load_blocks_neither_the_event_loop_nor_another_models_stre
         assert (await loading).status == 200
     finally:
         await asyncio.to_thread(models.close)
+
+
+def test_a_notebook_serves_several_models_in_the_background(model_dirs: dict[str, Path]) -> None:
+    specs = [ModelSpec(source=str(model_dirs["small"])), ModelSpec(source=str(model_dirs["other"]))]
+    models = ModelRegistry.of_specs(specs)
+    try:
+        with models.using("other") as engine:
+            direct = chat(engine, QUESTION, max_tokens=6, temperature=0).unwrap()
+        with run_io(serve_in_background(models)).unwrap() as server:
+            assert _answer(server.base_url, "other", max_tokens=6) == direct.content
+            assert _answer(server.base_url, "small", max_tokens=6)
+            assert {s["state"] for s in _states(server.base_url).values()} == {"loaded"}
+    finally:
+        models.close()

@@ -1,23 +1,23 @@
 """The one cattrs converter: untrusted JSON values become wire bodies, or a typed error.
 
 Hooks live only here. They are strict (no ``"3"`` → 3, no string → tuple of characters) and
-every failure carries the JSON path of the offending field, which becomes the error's ``param``.
+every failure carries the JSON path of the offending field, which becomes the error's ``param``
+(cattrs' ``transform_error`` finds it). Tuples are cattrs' own, behind a check that the value is
+an array. Unions and the role-tagged message union keep their own hooks: cattrs' union
+passthrough and ``configure_tagged_union`` would name neither what was expected ("expected a
+string or null, got a number") nor the roles there are.
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from typing import Any, Final, TypeVar, Union, get_args, get_origin
+from typing import Any, Final, TypeVar, Union, cast, get_args, get_origin
 
 import attrs
-from cattrs import Converter
-from cattrs.errors import (
-    BaseValidationError,
-    ClassValidationError,
-    IterableValidationError,
-    IterableValidationNote,
-)
+from cattrs import Converter, transform_error
+from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.errors import AttributeValidationNote, BaseValidationError, ClassValidationError
 from cattrs.gen import make_dict_structure_fn
 from returns.result import Failure, Result, Success
 
@@ -26,14 +26,6 @@ from mlxfn.wire.bodies import ROLE_OF_BODY, MessageBody
 
 _NONE = type(None)
 _T = TypeVar("_T")
-
-
-class FieldError(ValueError):
-    """A value error about a named key inside the object being structured."""
-
-    def __init__(self, message: str, key: str) -> None:
-        super().__init__(message)
-        self.key = key
 
 
 def _kind_name(raw: object) -> str:
@@ -145,23 +137,13 @@ class _Hooks:
         return structure
 
     def tuple_of(self, tp: Any) -> Callable[[object, Any], Any]:
-        (item, *_rest) = get_args(tp)
+        inner = homogenous_tuple_structure_factory(tp, self.conv)
 
         def structure(raw: object, _: Any) -> tuple[Any, ...]:
-            if not isinstance(raw, list):
+            if not isinstance(raw, list):  # cattrs takes any iterable: "END" → ('E', 'N', 'D')
                 raise _expect("an array", raw)
-            errors: list[Exception] = []
-            out: list[Any] = []
-            for index, value in enumerate(raw):
-                try:
-                    out.append(self.conv.structure(value, item))
-                except Exception as exc:  # noqa: BLE001  collected into the group, like cattrs does
-                    note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, item)
-                    exc.__notes__ = [*getattr(exc, "__notes__", []), note]
-                    errors.append(exc)
-            if errors:
-                raise IterableValidationError("invalid items", errors, tp)
-            return tuple(out)
+            structured: tuple[Any, ...] = inner(raw, tp)
+            return structured
 
         return structure
 
@@ -197,7 +179,10 @@ class _Hooks:
         by_role = {role: cls for cls, role in ROLE_OF_BODY.items()}
         if not isinstance(role, str) or role not in by_role:
             roles = ", ".join(sorted(by_role))
-            raise FieldError(f"role must be one of {roles}; got {role!r}", key="role")
+            wrong = ValueError(f"role must be one of {roles}; got {role!r}")
+            # noted as cattrs notes a field's error, so that the path ends in .role
+            wrong.add_note(AttributeValidationNote("Structuring the role", "role", str))
+            raise ClassValidationError("no known role", [wrong], cast(type, MessageBody))
         body = {k: v for k, v in raw.items() if k != "role"}
         structured: MessageBody = self.conv.structure(body, by_role[role])
         return structured
@@ -223,27 +208,14 @@ def make_wire_converter() -> Converter:
 WIRE: Final = make_wire_converter()
 
 
-def _first_error(exc: BaseException, path: str) -> tuple[str, str]:
-    """Walk cattrs' exception groups to the first leaf: (JSON path, message)."""
-    if isinstance(exc, ClassValidationError):
-        with_notes, without = exc.group_exceptions()
-        if with_notes:
-            inner, note = with_notes[0]
-            return _first_error(inner, f"{path}.{note.name}" if path else note.name)
-        return _first_error(without[0], path)
-    if isinstance(exc, IterableValidationError):
-        with_index, without_index = exc.group_exceptions()
-        if with_index:
-            inner, index_note = with_index[0]
-            return _first_error(inner, f"{path}[{index_note.index}]")
-        return _first_error(without_index[0], path)
-    if isinstance(exc, BaseValidationError):
-        return _first_error(exc.exceptions[0], path)
-    if isinstance(exc, FieldError):
-        return (f"{path}.{exc.key}" if path else exc.key), str(exc)
-    if isinstance(exc, KeyError):
-        return path, "is required"
-    return path, str(exc)
+def _message_of(exc: BaseException, _: type | None) -> str:
+    return "is required" if isinstance(exc, KeyError) else str(exc)
+
+
+def _first_error(exc: BaseException) -> tuple[str, str]:
+    """The first error cattrs found, as (the JSON path without its ``$.``, message)."""
+    message, _, path = transform_error(exc, format_exception=_message_of)[0].rpartition(" @ ")
+    return path.removeprefix("$").removeprefix("."), message
 
 
 def structure_as(raw: object, cls: type[_T]) -> Result[_T, ApiError]:
@@ -251,7 +223,7 @@ def structure_as(raw: object, cls: type[_T]) -> Result[_T, ApiError]:
     try:
         return Success(WIRE.structure(raw, cls))
     except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
-        param, message = _first_error(exc, "")
+        param, message = _first_error(exc)
         where = f"'{param}'" if param else "body"
         return Failure(InvalidRequest(f"{where}: {message}", param=param or None))
 

@@ -66,8 +66,6 @@ def assemble_choices(
                     return Success(tuple(done[i] for i in range(n)))
             case Failed(error=error):
                 return Failure(error)
-            case _:
-                raise AssertionError("unreachable")
     return Failure(EngineFailed("the event stream ended without Finished"))
 
 

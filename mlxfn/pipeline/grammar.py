@@ -46,8 +46,6 @@ def grammar_of(response_format: ResponseFormat) -> str | None:
             return json_schema_grammar(_ANY_OBJECT)
         case JsonSchemaFormat():
             return json_schema_grammar(response_format.schema_object)
-        case _:
-            raise AssertionError("unreachable")
 
 
 def json_schema_grammar(schema: dict[str, Any]) -> str:

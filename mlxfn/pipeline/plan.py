@@ -98,13 +98,16 @@ def check_request_limits(request: ChatRequest, limits: Limits) -> Result[None, A
                 code="too_many_messages",
             )
         )
-    return check_max_tokens(request, limits).bind(lambda _: check_choices(request.n.value, limits))
+    return check_max_tokens_and_logit_bias(request, limits).bind(
+        lambda _: check_choices(request.n.value, limits)
+    )
 
 
-def check_max_tokens(
+def check_max_tokens_and_logit_bias(
     request: ChatRequest | CompletionRequest, limits: Limits
 ) -> Result[None, ApiError]:
-    """The completion asked for within the server's cap on one."""
+    """The completion asked for within the server's cap on one, and the logit biases'
+    token ids inside the model's vocabulary: the two checks that need the limits, not a prompt."""
     cap = limits.max_completion_tokens
     if request.max_tokens is not None and cap is not None and request.max_tokens.value > cap:
         return Failure(

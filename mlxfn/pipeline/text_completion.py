@@ -35,7 +35,7 @@ from mlxfn.pipeline.plan import (
     Limits,
     build_plan,
     check_choices,
-    check_max_tokens,
+    check_max_tokens_and_logit_bias,
 )
 from mlxfn.pipeline.prompt import Prompt
 
@@ -69,7 +69,7 @@ def plan_text_completion(
     each prompt (no template) and fit it into the context."""
 
     def caps(_: None) -> Result[None, ApiError]:
-        return check_max_tokens(request, limits).bind(
+        return check_max_tokens_and_logit_bias(request, limits).bind(
             lambda _: check_choices(len(request.prompts) * request.n.value, limits)
         )
 
@@ -93,13 +93,10 @@ def _plan_prompts(
 
     pairs: list[tuple[GenerationPlan, str]] = []
     for prompt in request.prompts:  # the first prompt that fails ends the planning
-        match plan_one(prompt):
-            case Success(pair):
-                pairs.append(pair)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
+        planned = plan_one(prompt)
+        if isinstance(planned, Failure):
+            return Failure(planned.failure())
+        pairs.append(planned.unwrap())
     return Success(
         TextCompletionPlan(
             plans=tuple(plan for plan, _ in pairs),
@@ -195,8 +192,6 @@ def renumber(event: Event, first: int) -> Event:
             return attrs.evolve(event, index=first + event.index)
         case Failed():
             return event
-        case _:
-            raise AssertionError("unreachable")
 
 
 def build_text_choices(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from returns.iterables import Fold
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
@@ -34,16 +35,8 @@ from mlxfn.wire.bodies import (
 def refine_messages(bodies: tuple[MessageBody, ...]) -> Result[Conversation, ApiError]:
     if not bodies:
         return Failure(InvalidRequest("messages must hold at least one message", param="messages"))
-    messages: list[Message] = []
-    for index, body in enumerate(bodies):
-        match refine_message(body, f"messages[{index}]"):
-            case Success(message):
-                messages.append(message)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success(Conversation(tuple(messages)))
+    messages = (refine_message(body, f"messages[{i}]") for i, body in enumerate(bodies))
+    return Fold.collect(messages, Success(())).map(Conversation)
 
 
 def _text_of(content: Content, param: str) -> Result[str, ApiError]:
@@ -112,8 +105,6 @@ def refine_message(body: MessageBody, param: str) -> Result[Message, ApiError]:
                     param=f"{param}.role",
                 )
             )
-        case _:
-            raise AssertionError("unreachable")
 
 
 def _refine_assistant(body: AssistantBody, param: str) -> Result[Message, ApiError]:

@@ -70,20 +70,17 @@ def refine_tool_list(
     surface calls its tools and their names."""
     tools: list[FunctionTool] = []
     for body, where in offered:
-        match refine_one(body, where):
-            case Success(tool):
-                if tool.name in {t.name for t in tools}:
-                    return Failure(
-                        InvalidRequest(
-                            f"tools holds {named} {tool.name!r} twice",
-                            param=f"{where}{name_field}",
-                        )
-                    )
-                tools.append(tool)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
+        refined = refine_one(body, where)
+        if isinstance(refined, Failure):
+            return Failure(refined.failure())
+        tool = refined.unwrap()
+        if tool.name in {t.name for t in tools}:
+            return Failure(
+                InvalidRequest(
+                    f"tools holds {named} {tool.name!r} twice", param=f"{where}{name_field}"
+                )
+            )
+        tools.append(tool)
     return Success(tuple(tools))
 
 

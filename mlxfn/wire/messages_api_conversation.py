@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, Final
 
 import orjson
+from returns.iterables import Fold
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
@@ -47,22 +48,17 @@ def refine_conversation(
     system message, then the turns in order."""
     if not bodies:
         return Failure(InvalidRequest("messages must hold at least one message", param="messages"))
-    systems = [] if system is None else [_system_text(system)]
-    turns: list[Message] = []
-    for index, body in enumerate(bodies):
-        match _refine_message(body, f"messages[{index}]"):
-            case Success(messages):
-                for message in messages:
-                    if isinstance(message, SystemMessage):
-                        systems.append(message.content)
-                    else:
-                        turns.append(message)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    head = (SystemMessage("\n\n".join(systems)),) if systems else ()
-    return Success(Conversation((*head, *turns)))
+
+    def join(groups: tuple[tuple[Message, ...], ...]) -> Conversation:
+        messages = [message for group in groups for message in group]
+        systems = [] if system is None else [_system_text(system)]
+        systems += [m.content for m in messages if isinstance(m, SystemMessage)]
+        turns = [m for m in messages if not isinstance(m, SystemMessage)]
+        head = (SystemMessage("\n\n".join(systems)),) if systems else ()
+        return Conversation((*head, *turns))
+
+    refined = (_refine_message(body, f"messages[{i}]") for i, body in enumerate(bodies))
+    return Fold.collect(refined, Success(())).map(join)
 
 
 def _system_text(system: str | tuple[TextBlockBody, ...]) -> str:
@@ -104,26 +100,20 @@ def _user_turn(content: BlockContent, param: str) -> Result[tuple[Message, ...],
         where = f"{param}[{index}]"
         kind = block.get("type")
         if kind == "text":
-            match structured_at(block, TextBlockBody, where):
-                case Success(text):
-                    texts.append(text.text)
-                case Failure(err):
-                    return Failure(err)
-                case _:
-                    raise AssertionError("unreachable")
+            text = structured_at(block, TextBlockBody, where)
+            if isinstance(text, Failure):
+                return Failure(text.failure())
+            texts.append(text.unwrap().text)
         elif kind == "tool_result":
-            match structured_at(block, ToolResultBlockBody, where).bind(
+            result = structured_at(block, ToolResultBlockBody, where).bind(
                 partial(_tool_result, param=where)
-            ):
-                case Success(message):
-                    if texts:
-                        messages.append(UserMessage("\n".join(texts)))
-                        texts = []
-                    messages.append(message)
-                case Failure(err):
-                    return Failure(err)
-                case _:
-                    raise AssertionError("unreachable")
+            )
+            if isinstance(result, Failure):
+                return Failure(result.failure())
+            if texts:
+                messages.append(UserMessage("\n".join(texts)))
+                texts = []
+            messages.append(result.unwrap())
         else:
             return Failure(_unsupported_block(kind, where, USER_BLOCKS))
     if texts or not messages:
@@ -147,13 +137,10 @@ def _text_blocks(content: BlockContent, param: str) -> Result[str, ApiError]:
         where = f"{param}[{index}]"
         if block.get("type") != "text":
             return Failure(_unsupported_block(block.get("type"), where, ("text",)))
-        match structured_at(block, TextBlockBody, where):
-            case Success(text):
-                texts.append(text.text)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
+        text = structured_at(block, TextBlockBody, where)
+        if isinstance(text, Failure):
+            return Failure(text.failure())
+        texts.append(text.unwrap().text)
     return Success("\n".join(texts))
 
 
@@ -175,16 +162,14 @@ def _assistant_turn(content: BlockContent, param: str) -> Result[tuple[Message, 
             cls = ThinkingBlockBody
         else:
             return Failure(_unsupported_block(kind, where, ASSISTANT_BLOCKS))
-        match structured_at(block, cls, where):
-            case Success(TextBlockBody(text=text)):
-                texts.append(text)
-            case Success(ToolUseBlockBody(id=call_id, name=name, input=arguments)):
-                calls.append(ToolCall(call_id, name, orjson.dumps(arguments).decode()))
-            case Success(_):
-                pass
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
+        structured = structured_at(block, cls, where)
+        if isinstance(structured, Failure):
+            return Failure(structured.failure())
+        parsed = structured.unwrap()  # a thinking block is left out
+        if isinstance(parsed, TextBlockBody):
+            texts.append(parsed.text)
+        elif isinstance(parsed, ToolUseBlockBody):
+            arguments = orjson.dumps(parsed.input).decode()
+            calls.append(ToolCall(parsed.id, parsed.name, arguments))
     text = "\n".join(texts)
     return Success((AssistantMessage(text if text or not calls else None, tuple(calls)),))

@@ -128,8 +128,6 @@ def _refine_tool_choice(
                     param="tool_choice.type",
                 )
             )
-        case _:
-            raise AssertionError("unreachable")
     return picked.bind(lambda choice: offered_choice(choice, has_tools=bool(tools)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import attrs
+from returns.iterables import Fold
 from returns.result import Failure, Result, Success
 
 from mlxfn.domain.errors import ApiError, InvalidRequest
@@ -44,18 +45,16 @@ def refine_input(
         return Success(())
     if isinstance(raw, str):
         return Success((UserMessage(raw),))
-    messages: list[Message] = []
-    for index, item in enumerate(raw):
-        match _refine_item(item, f"input[{index}]"):
-            case Success(None):
-                pass
-            case Success(message):
+
+    def joined(items: tuple[Message | None, ...]) -> tuple[Message, ...]:
+        messages: list[Message] = []
+        for message in items:
+            if message is not None:  # an item the prompt leaves out
                 _append(messages, message)
-            case Failure(err):
-                return Failure(err)
-            case _:
-                raise AssertionError("unreachable")
-    return Success(tuple(messages))
+        return tuple(messages)
+
+    items = (_refine_item(item, f"input[{i}]") for i, item in enumerate(raw))
+    return Fold.collect(items, Success(())).map(joined)
 
 
 def _append(messages: list[Message], message: Message) -> None:

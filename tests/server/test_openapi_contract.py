@@ -24,7 +24,12 @@ from mlxfn.domain.errors import ApiError, InvalidRequest, ModelNotFound
 from mlxfn.domain.request import ChatRequest, CompletionRequest
 from mlxfn.engine.config import EngineConfig
 from mlxfn.pipeline.chat import check_model
-from mlxfn.pipeline.plan import Limits, check_choices, check_max_tokens, check_request_limits
+from mlxfn.pipeline.plan import (
+    Limits,
+    check_choices,
+    check_max_tokens_and_logit_bias,
+    check_request_limits,
+)
 from mlxfn.server.openapi import build_openapi
 from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.wire.completion_requests import parse_completion_request
@@ -167,7 +172,7 @@ def _completion(facts: OpenApiFacts, body: bytes) -> Result[object, ApiError]:
     limits = _limits(facts)
 
     def caps(request: CompletionRequest) -> Result[None, ApiError]:
-        return check_max_tokens(request, limits).bind(
+        return check_max_tokens_and_logit_bias(request, limits).bind(
             lambda _: check_choices(len(request.prompts) * request.n.value, limits)
         )
 

@@ -46,6 +46,7 @@ from mlxfn.engine.thread import EngineConfig, start_engine
 from mlxfn.server.app import make_app
 from mlxfn.server.keys import ServerConfig
 from mlxfn.server.openapi import build_openapi
+from mlxfn.server.openapi.facts import OpenApiFacts
 from mlxfn.tiny_model import build_tiny_model
 from mlxfn.wire.bodies import ChatBody, CompletionBody
 from mlxfn.wire.completion_requests import parse_completion_request
@@ -56,6 +57,7 @@ KEY = "sk-fuzz"
 ORIGIN = "http://fuzz.example"
 REQUEST_TIMEOUT_S = 30.0  # far beyond any answer on the tiny model: reaching it is a hang
 ERROR_KEYS = {"message", "type", "param", "code"}
+ENGINE_CONFIG = EngineConfig(default_max_tokens=6)
 FUZZ = settings(  # max_examples comes from the profile: 150 each by default (~15 s in all)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -129,9 +131,7 @@ class LiveApp:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     model_dir: Path = build_tiny_model(tmp_path_factory.mktemp("fuzz") / MODEL)
-    engine = run_io(
-        start_engine(ModelSpec(source=str(model_dir)), EngineConfig(default_max_tokens=6))
-    ).unwrap()
+    engine = run_io(start_engine(ModelSpec(source=str(model_dir)), ENGINE_CONFIG)).unwrap()
     config = ServerConfig(api_keys=frozenset({KEY}), cors_origins=(ORIGIN,))
     app = LiveApp(make_app(engine, config))
     yield app
@@ -141,7 +141,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 
 # -- what a good answer looks like -------------------------------------------------------------
 
-_DOCUMENT = build_openapi(MODEL)
+# What the live app serves: its model, under its engine configuration, with API keys.
+_DOCUMENT = build_openapi(OpenApiFacts.of((MODEL,), ENGINE_CONFIG, authenticated=True))
 _SUCCESS_SCHEMA = {
     "/v1/models": "ModelList",
     "/v1/tokenize": "TokenCount",

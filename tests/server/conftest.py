@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from mlxfn.server.openapi import build_openapi
+from mlxfn.server.openapi.facts import OpenApiFacts
 from tests.conftest import ServerProcess, StartServer
 
 LIMITED_CONTEXT = 64
@@ -62,4 +63,4 @@ def client(base_url: str) -> openai.OpenAI:
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     """mlxfn's ``/openapi.json`` for the shared engine's model."""
-    return build_openapi("tiny")
+    return build_openapi(OpenApiFacts(models=("tiny",)))

@@ -11,6 +11,7 @@ what ``wire/responses.py`` renders (``chat_responses.py``); ``paths.py`` has the
 from __future__ import annotations
 
 import functools
+from typing import Final
 
 from mlxfn._version import __version__
 from mlxfn.server.openapi import (
@@ -29,10 +30,12 @@ from mlxfn.wire.embeddings import EmbeddingsBody
 from mlxfn.wire.messages_api_bodies import CountTokensBody, CustomToolBody, MessagesBody
 from mlxfn.wire.responses_api_bodies import ResponsesBody
 
+NO_FLAGS: Final = OpenApiFacts()  # a server started with no flags: any model id answers
 
-def build_openapi(facts: OpenApiFacts | str | None = None) -> JSON:
-    """The whole document of a server with these facts, as a JSON-ready dict (a model id
-    alone: a server of that model with no flags set; nothing: one that answers any id).
+
+def build_openapi(facts: OpenApiFacts = NO_FLAGS) -> JSON:
+    """The whole document of a server with these facts, as a JSON-ready dict (by default,
+    one with no flags set that answers any model id).
 
     >>> document = build_openapi(OpenApiFacts(models=("tiny",)))
     >>> document["openapi"], sorted(document["paths"])[:2]
@@ -40,8 +43,6 @@ def build_openapi(facts: OpenApiFacts | str | None = None) -> JSON:
     >>> document["components"]["schemas"]["ChatBody"]["properties"]["model"]["enum"]
     ['tiny']
     """
-    if not isinstance(facts, OpenApiFacts):
-        facts = OpenApiFacts(models=None if facts is None else (facts,))
     chat_ranges = chat_requests.chat_ranges(facts)
     ranges = (
         chat_requests.ranges(facts)
@@ -112,7 +113,6 @@ def build_openapi(facts: OpenApiFacts | str | None = None) -> JSON:
 
 
 @functools.lru_cache(maxsize=8)
-def encode_openapi(facts: OpenApiFacts | str) -> bytes:
-    """The document a server with these facts serves, encoded once per facts (a model id
-    alone: a server of that model with no flags set)."""
+def encode_openapi(facts: OpenApiFacts) -> bytes:
+    """The document a server with these facts serves, encoded once per facts."""
     return encode_json(build_openapi(facts))

@@ -8,19 +8,21 @@ Part 1, products: for each of SmolLM2-135M's weight shapes (576x576, 192x576, 15
 - ``f32 addmm``: ``mx.addmm(0, x, W.T)``;
 - ``f32 sgemv``: the BLAS's ``cblas_sgemv``, called directly with ctypes (what a gemv would do);
 - ``mlx q4`` / ``mlx q8``: MLX's CPU ``quantized_matmul`` (affine, group 32);
-- ``native q4`` / ``native q8``: mlxfn's kernel (``mlxfn/engine/matvec.py``), 1 and all threads.
+- ``native q4`` / ``native q8``: mlxfn's kernel (``mlxfn/engine/matvec.py``), on 1 and 2 threads.
 
 Each is timed alone, with ``mx.eval`` (or the call) inside the timing, median of ``--repeats``;
 rounds interleave the variants.
 
-Part 2, decode: the default model (``mlxfn.default_model_spec()``) loaded once per layout, then
-greedy decode of ``--tokens`` tokens after a short prompt (``model(token, cache)``, argmax,
-``mx.eval``: mlx-lm's step, no engine), rounds alternating the layouts: ``quantized`` (as
-stored), ``float32`` (``--weights float32``), ``native`` (``--weights native``: quantized, the
-few-row products through the kernel). Also checks that ``native`` and ``quantized`` pick the same
-tokens.
+Part 2, decode: the default model (``mlxfn.default_model_spec()``) loaded once per ``--layouts``
+entry (``--weights`` layouts: ``quantized`` as stored, ``float32``, ``native``, ``auto``), then
+greedy decode steps after a short prompt (``model(token, cache)``, argmax, ``mx.eval``: mlx-lm's
+step, no engine), one step of each layout in turn; also whether each picks the same tokens as
+``quantized``. (A ``float32`` model in the same process slows the others' steps: OpenBLAS's
+threads spin after each product. ``benchmarks.gguf_layouts`` runs each layout in its own
+process, through the engine.)
 
-    python -m benchmarks.matvec [--rounds 3] [--repeats 30] [--tokens 64] [--skip-products]
+    python -m benchmarks.matvec [--rounds 3] [--repeats 30] [--steps 64] [--layouts ...]
+        [--skip-products] [--skip-decode]
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def product_variants(rows: int, cols: int) -> dict[str, Callable[[], object]]:
     if found is not None:
         y = np.empty((1, rows), np.float32)
         for bits, (qw, qs, qb) in q.items():
-            for threads in sorted({1, found.threads}):
+            for threads in (1, 2):
 
                 def native(q: Any = (qw, qs, qb), bits: int = bits, t: int = threads) -> None:
                     found.qmv(x, q, y, bits=bits, threads=t)
@@ -137,63 +139,58 @@ def load_layout(layout: str) -> Any:
     return apply_layout(model, layout), tokenizer  # type: ignore[arg-type]
 
 
-def decode(model: Any, prompt: list[int], tokens: int) -> tuple[float, list[int]]:
+def decoding(steps: int, layouts: list[str]) -> None:
+    """Each layout's model with its own cache, one decode step each in turn, ``steps`` times:
+    a burst of load on the shared cores hits every layout alike. Medians of the step times."""
     from mlx_lm.models.cache import make_prompt_cache
 
-    cache = make_prompt_cache(model)
-    logits = model(mx.array(prompt)[None], cache=cache)
-    token = mx.argmax(logits[:, -1, :], axis=-1)
-    mx.eval(token)
-    out = [int(np.asarray(token)[0])]
-    start = time.perf_counter()
-    for _ in range(tokens):
-        logits = model(token[:, None], cache=cache)
-        token = mx.argmax(logits[:, -1, :], axis=-1)
-        mx.eval(token)
-        out.append(int(np.asarray(token)[0]))
-    return tokens / (time.perf_counter() - start), out
-
-
-def decoding(rounds: int, tokens: int, layouts: list[str]) -> None:
     models = {layout: load_layout(layout) for layout in layouts}
     tokenizer = next(iter(models.values()))[1]
-    prompt = tokenizer.encode("Tell me a long story about a dog who learns to sail.")
-    rates: dict[str, list[float]] = {layout: [] for layout in layouts}
-    outputs: dict[str, list[int]] = {}
-    for model, _ in models.values():
-        decode(model, prompt, 4)  # warm-up
-    for _ in range(rounds):
+    prompt = mx.array(tokenizer.encode("Tell me a long story about a dog who learns to sail."))
+    state: dict[str, tuple[Any, Any]] = {}
+    for layout, (model, _) in models.items():
+        cache = make_prompt_cache(model)
+        token = mx.argmax(model(prompt[None], cache=cache)[:, -1, :], axis=-1)
+        mx.eval(token)
+        state[layout] = (cache, token)
+    times: dict[str, list[float]] = {layout: [] for layout in layouts}
+    tokens: dict[str, list[int]] = {layout: [] for layout in layouts}
+    for _ in range(steps):
         for layout, (model, _) in models.items():
-            rate, outputs[layout] = decode(model, prompt, tokens)
-            rates[layout].append(rate)
-    print("| layout | decode tok/s (median) | rounds |")
-    print("| --- | --- | --- |")
-    for layout, values in rates.items():
+            cache, token = state[layout]
+            start = time.perf_counter()
+            token = mx.argmax(model(token[:, None], cache=cache)[:, -1, :], axis=-1)
+            mx.eval(token)
+            times[layout].append(time.perf_counter() - start)
+            tokens[layout].append(int(np.asarray(token)[0]))
+            state[layout] = (cache, token)
+    print("| layout | decode step ms (median) | tok/s | quartiles ms | same tokens as quantized |")
+    print("| --- | --- | --- | --- | --- |")
+    for layout, values in times.items():
+        median = statistics.median(values)
+        low, _, high = statistics.quantiles(values, n=4)
+        same = tokens[layout] == tokens.get("quantized", tokens[layout])
         print(
-            f"| {layout} | {statistics.median(values):.1f} | "
-            + ", ".join(f"{v:.1f}" for v in values)
-            + " |"
+            f"| {layout} | {median * 1e3:.1f} | {1 / median:.1f} | "
+            f"{low * 1e3:.1f}-{high * 1e3:.1f} | {same} |"
         )
-    if "native" in outputs and "quantized" in outputs:
-        same = outputs["native"] == outputs["quantized"]
-        print("native and quantized pick the same tokens:", same)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=64, help="decode steps per layout")
     parser.add_argument("--skip-products", action="store_true")
     parser.add_argument("--skip-decode", action="store_true")
-    parser.add_argument("--layouts", default="quantized,float32,native")
+    parser.add_argument("--layouts", default="quantized,native,auto")
     args = parser.parse_args()
     found = matvec.kernel()
     print("native kernel:", found.path if found else None, "simd:", found.simd if found else None)
     if not args.skip_products:
         products(args.rounds, args.repeats)
     if not args.skip_decode:
-        decoding(args.rounds, args.tokens, args.layouts.split(","))
+        decoding(args.steps, args.layouts.split(","))
 
 
 if __name__ == "__main__":

@@ -335,14 +335,6 @@ def render_usage_chunk(meta: StreamMeta, usage: Usage) -> JSON:
     return {**_chunk(meta, []), "usage": render_usage(usage)}
 
 
-def render_model(model_id: str, created: int) -> JSON:
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "mlxfn"}
-
-
-def render_model_list(model_id: str, created: int) -> JSON:
-    return {"object": "list", "data": [render_model(model_id, created)]}
-
-
 def render_token_count(
     token_ids: tuple[int, ...], context_length: int, token_strs: list[str] | None = None
 ) -> JSON:

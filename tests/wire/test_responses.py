@@ -25,13 +25,14 @@ from mlxfn.domain.errors import (
     UnsupportedMediaType,
 )
 from mlxfn.domain.events import Completion, FinishReason, ResponseMeta, Usage
+from mlxfn.domain.models import ModelCard
+from mlxfn.wire.models import render_model_cards
 from mlxfn.wire.responses import (
     StreamMeta,
     render_completion,
     render_delta_chunk,
     render_error,
     render_finish_chunk,
-    render_model_list,
     render_role_chunk,
     render_token_count,
     render_usage_chunk,
@@ -204,11 +205,25 @@ def test_usage_is_null_on_every_chunk_but_the_last_when_asked_for() -> None:
 
 
 def test_model_list() -> None:
-    assert render_model_list("tiny", 5) == {
+    cards = (
+        ModelCard(id="tiny", created=5),
+        ModelCard(id="tiny-lora", created=6, state="unloaded", parent="tiny"),
+    )
+    assert render_model_cards(cards) == {
         "object": "list",
-        "data": [{"id": "tiny", "object": "model", "created": 5, "owned_by": "mlxfn"}],
+        "data": [
+            {"id": "tiny", "object": "model", "created": 5, "owned_by": "mlxfn", "state": "loaded"},
+            {
+                "id": "tiny-lora",
+                "object": "model",
+                "created": 6,
+                "owned_by": "mlxfn",
+                "state": "unloaded",
+                "parent": "tiny",
+            },
+        ],
     }
-    validate(render_model_list("tiny", 5), "ListModelsResponse")
+    validate(render_model_cards(cards), "ListModelsResponse")
 
 
 def test_token_count() -> None:

@@ -276,8 +276,14 @@ def _model_schema() -> JSON:
             "object": {"const": "model"},
             "created": {"type": "integer"},
             "owned_by": {"type": "string"},
+            "state": {
+                "enum": ["loaded", "loading", "unloaded"],
+                "description": "whether the model is in memory; an unloaded one loads on its "
+                "next request",
+            },
+            "parent": {"type": "string", "description": "an adapter's base model id"},
         },
-        "required": ["id", "object", "created", "owned_by"],
+        "required": ["id", "object", "created", "owned_by", "state"],
     }
 
 

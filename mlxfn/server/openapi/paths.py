@@ -153,7 +153,12 @@ def paths() -> JSON:
         "/v1/models": {
             "get": _operation(
                 "List models",
-                {"200": {"description": "the served model", "content": _json("ModelList")}}
+                {
+                    "200": {
+                        "description": "every served model, loaded or not",
+                        "content": _json("ModelList"),
+                    }
+                }
                 | _errors(401, 403, 503),
                 protected=True,
             )
@@ -164,7 +169,12 @@ def paths() -> JSON:
             ],
             "get": _operation(
                 "Retrieve model",
-                {"200": {"description": "the served model", "content": _json("Model")}}
+                {
+                    "200": {
+                        "description": "the model an id or alias names",
+                        "content": _json("Model"),
+                    }
+                }
                 | _errors(401, 403, 404, 503),
                 protected=True,
             ),

@@ -109,8 +109,9 @@ def _add_loading_flags(group: argparse._ArgumentGroup) -> None:
         "--models-memory",
         type=byte_size,
         metavar="BYTES",
-        help="memory the loaded models' weights may take together, e.g. 8G: loading one more "
-        "unloads the least recently used idle ones first (default: no limit)",
+        help="memory the loaded models may take together, e.g. 8G, each counted as its "
+        "weights and its --prompt-cache-bytes: loading one more unloads the least recently "
+        "used idle ones first (default: no limit)",
     )
     group.add_argument(
         "--keep-alive",

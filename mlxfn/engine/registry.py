@@ -220,7 +220,7 @@ class ModelRegistry:
             entry.loading = True
         model = entry.model
         try:
-            self._evict(keep=model.id, room=entry.weight_bytes)  # what it took last time
+            self._evict(keep=model.id, room=_cost(entry))  # what it took last time
             log.info("loading model %s from %s", model.id, model.spec.source)
             started = run_io(self._start(model.spec, model.config))
         finally:
@@ -246,16 +246,16 @@ class ModelRegistry:
         return Success(engine)
 
     def _evict(self, *, keep: str, room: int) -> None:
-        """Stop idle engines, least recently used first, until the loaded weights and
-        ``room`` fit the budget."""
+        """Stop idle engines, least recently used first, until the loaded models and
+        ``room`` fit the budget: each model's weights, and the most its prefix cache holds."""
         if self.memory_budget is None:
             return
         while True:
             with self._lock:
                 loaded = [e for e in self._entries.values() if e.engine is not None]
-                used = sum(e.weight_bytes for e in loaded if e.model.id != keep)
+                used = sum(_cost(e) for e in loaded if e.model.id != keep)
                 if keep_entry := self._entries.get(keep):
-                    used += keep_entry.weight_bytes if keep_entry.engine is not None else room
+                    used += _cost(keep_entry) if keep_entry.engine is not None else room
                 idle = [e for e in loaded if e.leases == 0 and e.model.id != keep]
                 if used <= self.memory_budget or not idle:
                     if used > self.memory_budget and len(loaded) > 1:  # others are in use
@@ -338,6 +338,12 @@ class ModelRegistry:
     def status(self, model_id: str) -> ModelStatus:
         with self._lock:
             return _status(self._entries[model_id])
+
+
+def _cost(entry: _Entry) -> int:
+    """What a loaded model counts against the budget: its weights and its prefix cache's
+    bound (its KV cache in flight has a budget of its own, ``--memory-budget``)."""
+    return entry.weight_bytes + entry.model.config.prompt_cache_bytes
 
 
 def _status(entry: _Entry) -> ModelStatus:

@@ -344,3 +344,13 @@ def attach_packed_copies(model: Any, copies: dict[str, Packed]) -> int:
         object.__setattr__(module, "packed", packed)  # an attribute, not a parameter
         turned += 1
     return turned
+
+
+def packed_copy_bytes(model: Any) -> int:
+    """Memory the packed copies of ``attach_packed_copies`` take: no parameters, so a sum over
+    ``model.parameters()`` misses them."""
+    return sum(
+        sum(a.nbytes for a in module.packed.arrays)
+        for _, module in model.named_modules()
+        if isinstance(module, (FastLinear, FastEmbedding))
+    )

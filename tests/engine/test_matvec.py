@@ -210,3 +210,14 @@ def test_fast_blocks_give_the_same_logits(layout: str) -> None:
     ):
         np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
         assert (actual.argmax(-1) == expected.argmax(-1)).all()
+
+
+@needs_kernel
+def test_the_packed_copies_bytes_are_counted() -> None:
+    from mlxfn.engine.weights import apply_layout
+
+    model = _tiny_llama(seed=7)
+    packed = sum(v.nbytes for _, v in tree_flatten(model.parameters()) if v.dtype == mx.uint32)
+    auto = apply_layout(model, "auto")
+    assert matvec.packed_copy_bytes(auto) > packed  # the weights, and their float32 scales
+    assert matvec.packed_copy_bytes(apply_layout(_tiny_llama(seed=7), "float32")) == 0

@@ -85,9 +85,11 @@ def add_model_flags(group: argparse._ArgumentGroup, *, several: bool = False) ->
         "--weights",
         choices=WEIGHT_LAYOUTS,
         default="auto",
-        help="the weights' layout in memory: as stored (quantized), all float32, or auto: on "
-        "a CPU float32 when it takes at most a quarter of the memory (the fastest measured "
-        "there), on a GPU as stored (default: auto)",
+        help="the weights' layout in memory: as stored (quantized), all float32, native "
+        "(packed, one-row products through mlxfn's C kernel), or auto: on a CPU float32 when "
+        "it takes at most a quarter of the memory, keeping the packed weights for one-row "
+        "products through the kernel (the fastest measured there), on a GPU as stored "
+        "(default: auto)",
     )
     group.add_argument(
         "--context-length",

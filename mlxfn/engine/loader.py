@@ -21,6 +21,7 @@ from mlxfn.engine.gguf.shipped import (
     MISSING_DEFAULT,
     default_model_source,
 )
+from mlxfn.engine.matvec import packed_copy_bytes
 from mlxfn.engine.weights import WeightLayout, apply_layout
 
 
@@ -98,7 +99,7 @@ def _load(spec: ModelSpec, location: str) -> LoadedModel:
         created=int(time.time()),
         eos_token_ids=frozenset(tokenizer.eos_token_ids),
         vocab_size=vocab_size_of(config, len(tokenizer._tokenizer)),
-        weight_bytes=sum(value.nbytes for _, value in parameters),
+        weight_bytes=sum(value.nbytes for _, value in parameters) + packed_copy_bytes(model),
     )
 
 

@@ -91,7 +91,9 @@ async def _check_error(kind: str, response: aiohttp.ClientResponse, tally: Tally
 
 def _event_types(text: str) -> list[str]:
     """The ``type`` of each JSON event in a Responses or Messages stream."""
-    datas = (line.removeprefix("data: ") for line in text.splitlines())
+    # SSE lines end at \n only: str.splitlines would also cut at U+2028 or U+0085, which a
+    # random model's text may hold inside a JSON string
+    datas = (line.removeprefix("data: ") for line in text.split("\n"))
     return [json.loads(data)["type"] for data in datas if data.startswith("{")]
 
 
